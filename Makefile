@@ -1,0 +1,47 @@
+# Exercise & inflammation evidence explorer. `make help` lists the targets.
+# Every target that needs the environment creates .venv and installs into it when missing, so on a
+# fresh machine `make test` or `make reports` alone sets everything up.
+
+.DEFAULT_GOAL := help
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+
+.PHONY: help setup validate codebook test lint format reports clean
+
+help: ## List the targets
+	@echo "Usage: make TARGET"
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %-10s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python >= 3.11 is required (pandas 3, Altair 6); set PYTHON=python3.11 or newer")'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	@touch $(STAMP)
+
+setup: $(STAMP) ## Create .venv and install the project with its test and lint tools
+
+validate: $(STAMP) ## Validate the data package in data/ (lists every problem)
+	$(BIN)/exinf validate data
+
+codebook: $(STAMP) ## Regenerate the codebook data/README.md from the schemas
+	$(BIN)/exinf codebook data
+
+test: $(STAMP) ## Run the whole test suite (data, helpers, notebooks)
+	$(BIN)/python -m pytest
+
+lint: $(STAMP) ## Check style with ruff (code and notebooks)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: $(STAMP) ## Reformat code and notebooks with ruff
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+reports: validate ## Build the report site (until the report builder exists: validate the data)
+
+clean: ## Remove the virtual environment and caches
+	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -1,0 +1,76 @@
+"""Command-line entry point: ``exinf validate | codebook``.
+
+Run ``exinf --help`` for the commands; each exits non-zero on failure so that schedulers notice.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from helpers import paths
+
+
+def _validate(args: argparse.Namespace) -> int:
+    from helpers import data
+
+    data_dir = Path(args.data_dir) if args.data_dir else paths.data_dir()
+    problems = data.validate_package(data_dir)
+    if not problems:
+        package = data.load_package(data_dir)
+        counts = ", ".join(f"{len(frame)} {name}" for name, frame in package.tables.items())
+        print(f"OK: {data_dir} is valid (version {package.version}): {counts}")
+        return 0
+    frame = data.problems_frame(problems)
+    import pandas as pd
+
+    with pd.option_context("display.max_rows", None, "display.max_colwidth", 90, "display.width", 250):
+        print(frame.astype("object").fillna("").to_string(index=False))
+    print(f"\n{len(problems)} problem(s) in {data_dir}", file=sys.stderr)
+    return 1
+
+
+def _codebook(args: argparse.Namespace) -> int:
+    from helpers import codebook, data
+
+    data_dir = Path(args.data_dir) if args.data_dir else paths.data_dir()
+    if args.check:
+        current = (data_dir / codebook.CODEBOOK_NAME).read_text(encoding="utf-8")
+        if current != codebook.render_codebook(data.load_package(data_dir)):
+            print(f"{data_dir / codebook.CODEBOOK_NAME} is stale: run `exinf codebook`", file=sys.stderr)
+            return 1
+        print("codebook is up to date")
+        return 0
+    print(f"wrote {codebook.write_codebook(data_dir)}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="exinf", description="Exercise & inflammation evidence explorer.")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    validate = commands.add_parser("validate", help="validate the data package; list every problem")
+    validate.add_argument("data_dir", nargs="?", help="data package folder (default: the repository's data/)")
+    validate.set_defaults(run=_validate)
+
+    book = commands.add_parser("codebook", help="regenerate data/README.md from the schemas")
+    book.add_argument("data_dir", nargs="?", help="data package folder (default: the repository's data/)")
+    book.add_argument("--check", action="store_true", help="only check that the codebook is up to date")
+    book.set_defaults(run=_codebook)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    from helpers.data import DataValidationError
+
+    try:
+        return args.run(args)
+    except DataValidationError as error:
+        print(error, file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,698 @@
+"""Load the curated data package into typed DataFrames, and validate all of it at once.
+
+This is the only module that reads ``data/``. The Frictionless descriptor (``datapackage.json``) and
+its Table Schemas are the single source of truth: the dtypes, the checks, the widget vocabularies and
+the codebook all come from them.
+
+Validation runs in four layers and collects every problem before reporting:
+
+1. the files themselves: UTF-8 without BOM, LF line endings, a header equal to the schema, the same
+   number of fields on every row;
+2. each cell against its Table Schema field (pandera): required values, types, allowed values,
+   patterns (PMID, DOI, URL, ids), ranges and unique values;
+3. keys across tables (pandera): primary keys, unique keys and foreign keys;
+4. cross-field and cross-table rules (:data:`RULES`), e.g. ``ci_low <= effect_value <= ci_high``.
+
+Each :class:`Problem` names the file, the line (as a spreadsheet shows it: the header is line 1),
+the column, the value and what was expected. Nothing is dropped or coerced silently: a package with
+any problem does not load.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pandera.pandas as pa
+from pandera.errors import SchemaErrors
+
+from helpers import paths
+
+DESCRIPTOR_NAME = "datapackage.json"
+
+#: Raw-text patterns for Table Schema types; cells are checked as text before conversion, so a
+#: value like ``1.5`` in an integer column is reported, never truncated.
+TYPE_PATTERNS = {
+    "integer": (r"^[+-]?\d+$", "an integer (e.g. 12)"),
+    "number": (r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$", "a number (e.g. 0.26, -1.44, 3e-4)"),
+}
+PANDAS_DTYPES = {"string": "str", "integer": "Int64", "number": "float64", "boolean": "boolean"}
+
+
+# --------------------------------------------------------------------------------------- problems
+@dataclass(frozen=True, order=True)
+class Problem:
+    """One thing wrong with the data package, located as precisely as possible.
+
+    ``line`` is the line in the CSV file where the record starts (header = line 1); it is ``None``
+    for problems with a whole file or table.
+    """
+
+    file: str
+    line: int | None
+    column: str | None
+    value: str | None
+    expected: str
+
+    def __str__(self) -> str:
+        where = self.file
+        if self.line is not None:
+            where += f", line {self.line}"
+        if self.column is not None:
+            where += f", column '{self.column}'"
+        got = "" if self.value is None else f"got {self.value!r}; "
+        return f"{where}: {got}expected {self.expected}"
+
+
+class DataValidationError(ValueError):
+    """Raised by :func:`load_package` when the package has problems; lists all of them."""
+
+    def __init__(self, problems: list[Problem]):
+        self.problems = sorted(problems, key=_problem_sort_key)
+        shown = "\n".join(f"  - {p}" for p in self.problems[:50])
+        more = f"\n  ... and {len(self.problems) - 50} more" if len(self.problems) > 50 else ""
+        super().__init__(f"{len(self.problems)} problem(s) in the data package:\n{shown}{more}")
+
+
+def _problem_sort_key(problem: Problem) -> tuple:
+    return (problem.file, problem.line or 0, problem.column or "", problem.expected)
+
+
+def problems_frame(problems: list[Problem]) -> pd.DataFrame:
+    """The problems as a table (file, line, column, value, expected), sorted by location."""
+    rows = [p.__dict__ for p in sorted(problems, key=_problem_sort_key)]
+    frame = pd.DataFrame(rows, columns=["file", "line", "column", "value", "expected"])
+    return frame.astype({"line": "Int64"})
+
+
+# ------------------------------------------------------------------------------------ descriptor
+def read_descriptor(data_dir: Path | str | None = None) -> dict:
+    """Read ``datapackage.json`` with each resource's Table Schema resolved into a dict.
+
+    Raises:
+        DataValidationError: when the descriptor or a schema file is missing or is not valid JSON.
+    """
+    data_dir = Path(data_dir) if data_dir is not None else paths.data_dir()
+    descriptor = _read_json(data_dir / DESCRIPTOR_NAME, DESCRIPTOR_NAME)
+    problems = []
+    for resource in descriptor.get("resources", []):
+        schema = resource.get("schema")
+        if isinstance(schema, str):
+            try:
+                resource["schema"] = _read_json(data_dir / schema, schema)
+            except DataValidationError as error:
+                problems.extend(error.problems)
+        for key in ("name", "path", "schema"):
+            if key not in resource:
+                problems.append(Problem(DESCRIPTOR_NAME, None, None, None, f"every resource to have '{key}'"))
+    if problems:
+        raise DataValidationError(problems)
+    return descriptor
+
+
+def _read_json(path: Path, label: str) -> dict:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise DataValidationError([Problem(label, None, None, None, f"the file to exist at {path}")]) from None
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as error:
+        problem = Problem(label, error.lineno, None, None, f"valid JSON ({error.msg}, column {error.colno})")
+        raise DataValidationError([problem]) from None
+
+
+def resource_schemas(descriptor: dict) -> dict[str, dict]:
+    """Map resource name -> Table Schema."""
+    return {r["name"]: r["schema"] for r in descriptor["resources"]}
+
+
+# --------------------------------------------------------------------------------- reading files
+@dataclass
+class RawTable:
+    """A CSV read as text: one row per record, indexed by the record's line number."""
+
+    name: str
+    file: str
+    frame: pd.DataFrame | None
+    problems: list[Problem] = field(default_factory=list)
+    #: Lines whose record had the wrong number of fields: kept for their keys, not cell-checked.
+    malformed_lines: set[int] = field(default_factory=set)
+
+
+def read_raw_table(path: Path, schema: dict, name: str) -> RawTable:
+    """Read a CSV as text, checking the file itself against its schema.
+
+    Cells stay text (empty cells become missing); types are checked later by pandera.
+    """
+    file = path.name
+    fields = [f["name"] for f in schema["fields"]]
+    try:
+        content = path.read_bytes()
+    except FileNotFoundError:
+        return RawTable(name, file, None, [Problem(file, None, None, None, f"the file to exist at {path}")])
+    problems: list[Problem] = []
+    if content.startswith(b"\xef\xbb\xbf"):
+        problems.append(Problem(file, 1, fields[0] if fields else None, "BOM", "UTF-8 without a byte-order mark"))
+        content = content[3:]
+    try:
+        text = content.decode("utf-8")
+    except UnicodeDecodeError as error:
+        problems.append(_encoding_problem(file, content, error, fields))
+        text = content.decode("utf-8", errors="replace")
+    if "\r" in text:
+        line = text[: text.index("\r")].count("\n") + 1
+        problems.append(Problem(file, line, None, "CR", "LF line endings (no carriage returns)"))
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
+
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    try:
+        header = next(reader)
+    except StopIteration:
+        return RawTable(name, file, None, [*problems, Problem(file, 1, None, "", f"a header: {', '.join(fields)}")])
+    except csv.Error as error:
+        return RawTable(name, file, None, [*problems, Problem(file, 1, None, None, f"a readable CSV header ({error})")])
+    if header != fields:
+        problems.extend(_header_problems(file, header, fields))
+        return RawTable(name, file, None, problems)
+
+    rows: list[list[str]] = []
+    lines: list[int] = []
+    malformed: set[int] = set()
+    start = reader.line_num + 1
+    width = len(fields)
+    while True:
+        try:
+            row = next(reader)
+        except StopIteration:
+            break
+        except csv.Error as error:
+            problems.append(Problem(file, start, None, None, f"well-formed CSV quoting ({error})"))
+            break
+        if not row:
+            problems.append(Problem(file, start, None, "", "no empty lines inside the table"))
+            start = reader.line_num + 1
+            continue
+        if len(row) < width:
+            missing = fields[len(row)]
+            problems.append(
+                Problem(
+                    file,
+                    start,
+                    missing,
+                    f"{len(row)} fields",
+                    f"{width} fields per row as in the header; '{missing}' onwards is missing",
+                )
+            )
+        elif len(row) > width:
+            problems.append(
+                Problem(
+                    file,
+                    start,
+                    f"(extra field {width + 1})",
+                    row[width],
+                    f"{width} fields per row as in the header, got {len(row)}",
+                )
+            )
+        # A row of the wrong width is kept (padded or cut) so that its key still exists for the
+        # other tables' foreign keys; it is reported once, above, and never loads.
+        if len(row) != width:
+            malformed.add(start)
+        rows.append((row + [""] * width)[:width])
+        lines.append(start)
+        start = reader.line_num + 1
+
+    frame = pd.DataFrame(rows, columns=fields, index=pd.Index(lines, name="line"), dtype="str")
+    frame = frame.replace("", np.nan) if len(frame) else frame
+    return RawTable(name, file, frame, problems, malformed)
+
+
+def _encoding_problem(file: str, content: bytes, error: UnicodeDecodeError, fields: list[str]) -> Problem:
+    before = content[: error.start]
+    line = before.count(b"\n") + 1
+    line_start = before.rfind(b"\n") + 1
+    prefix = content[line_start : error.start].decode("utf-8", errors="replace")
+    try:
+        column_index = len(next(csv.reader([prefix]))) - 1 if prefix else 0
+    except (csv.Error, StopIteration):
+        column_index = prefix.count(",")
+    column = fields[column_index] if 0 <= column_index < len(fields) else None
+    bad = content[error.start : error.end].hex(" ")
+    return Problem(file, line, column, f"bytes {bad}", "UTF-8 text (save the file as UTF-8)")
+
+
+def _header_problems(file: str, header: list[str], fields: list[str]) -> list[Problem]:
+    problems = []
+    missing = [f for f in fields if f not in header]
+    extra = [h for h in header if h not in fields]
+    for name in missing:
+        problems.append(Problem(file, 1, name, None, "this column in the header (it is in the schema)"))
+    for name in extra:
+        problems.append(Problem(file, 1, name, name, "only the schema's columns: " + ", ".join(fields)))
+    if not missing and not extra:
+        for position, (got, want) in enumerate(zip(header, fields, strict=True), start=1):
+            if got != want:
+                problems.append(Problem(file, 1, got, got, f"column {position} to be '{want}' (the schema's order)"))
+                break
+    return problems
+
+
+# ------------------------------------------------------------------------------ schema checking
+def _field_checks(spec: dict) -> tuple[list[pa.Check], bool, bool]:
+    """Pandera checks for one Table Schema field, applied to its raw text."""
+    constraints = spec.get("constraints", {})
+    checks: list[pa.Check] = []
+    kind = spec.get("type", "string")
+    if kind in TYPE_PATTERNS:
+        pattern, expected = TYPE_PATTERNS[kind]
+        checks.append(pa.Check.str_matches(pattern, error=expected))
+    elif kind == "boolean":
+        allowed = spec.get("trueValues", ["true"]) + spec.get("falseValues", ["false"])
+        checks.append(pa.Check.isin(allowed, error="one of: " + ", ".join(allowed)))
+    if "enum" in constraints:
+        checks.append(pa.Check.isin(constraints["enum"], error="one of: " + ", ".join(constraints["enum"])))
+    if "pattern" in constraints:
+        hint = spec.get("x-expected") or f"text matching {constraints['pattern']}"
+        checks.append(pa.Check.str_matches(constraints["pattern"], error=hint))
+    return checks, bool(constraints.get("required")), bool(constraints.get("unique"))
+
+
+def _range_checks(spec: dict) -> list[pa.Check]:
+    constraints = spec.get("constraints", {})
+    low, high = constraints.get("minimum"), constraints.get("maximum")
+    if low is not None and high is not None:
+        return [pa.Check.in_range(low, high, error=f"a value between {low} and {high}")]
+    if low is not None:
+        return [pa.Check.ge(low, error=f"a value of at least {low}")]
+    if high is not None:
+        return [pa.Check.le(high, error=f"a value of at most {high}")]
+    return []
+
+
+def _run_pandera(
+    schema: pa.DataFrameSchema, frame: pd.DataFrame, file: str, messages: dict[str, str] | None = None
+) -> list[Problem]:
+    """Validate lazily and turn pandera's failure cases into problems."""
+    try:
+        schema.validate(frame, lazy=True)
+    except SchemaErrors as errors:
+        return _problems_from_failures(errors.failure_cases, frame, file, messages or {})
+    return []
+
+
+def _problems_from_failures(
+    cases: pd.DataFrame, frame: pd.DataFrame, file: str, messages: dict[str, str]
+) -> list[Problem]:
+    problems = []
+    for case in cases.itertuples(index=False):
+        check = str(case.check)
+        column = None if pd.isna(case.column) else str(case.column)
+        line = None if pd.isna(case.index) else int(case.index)
+        value = None if line is None or column is None or column not in frame else frame.at[line, column]
+        value = None if value is None or pd.isna(value) else str(value)
+        if check == "not_nullable":
+            expected = "a value (this column is required)"
+        elif check == "field_uniqueness":
+            expected = "a unique value (it appears on more than one row)"
+        elif check in messages:
+            expected = messages[check]
+        else:
+            expected = check
+        problems.append(Problem(file, line, column, value, expected))
+    return problems
+
+
+def check_table(raw: RawTable, schema: dict) -> tuple[pd.DataFrame | None, list[Problem]]:
+    """Check one table's cells against its Table Schema and return the typed frame.
+
+    Cells that fail their type check become missing in the returned frame; they are reported, and
+    :func:`load_package` refuses a package with problems, so this never hides a bad value.
+    """
+    if raw.frame is None:
+        return None, []
+    frame = raw.frame.drop(index=sorted(raw.malformed_lines))
+    columns = {}
+    specs = {spec["name"]: spec for spec in schema["fields"]}
+    for name, spec in specs.items():
+        checks, required, unique = _field_checks(spec)
+        columns[name] = pa.Column("str", checks=checks, nullable=not required, unique=unique, report_duplicates="all")
+    primary = schema.get("primaryKey") or []
+    primary = [primary] if isinstance(primary, str) else list(primary)
+    text_schema = pa.DataFrameSchema(
+        columns, strict=True, unique=primary if len(primary) > 1 else None, report_duplicates="all"
+    )
+    messages = {"multiple_fields_uniqueness": "a unique combination of " + " + ".join(primary)}
+    problems = _run_pandera(text_schema, frame, raw.file, messages)
+    for unique_key in schema.get("uniqueKeys", []):
+        problems += _unique_key_problems(frame, list(unique_key), raw.file)
+
+    typed = convert_types(raw.frame, schema)
+    range_columns = {
+        name: pa.Column(checks=_range_checks(spec), nullable=True)
+        for name, spec in specs.items()
+        if _range_checks(spec)
+    }
+    if range_columns:
+        problems += _run_pandera(pa.DataFrameSchema(range_columns), typed.loc[frame.index], raw.file)
+    return typed, problems
+
+
+def _unique_key_problems(frame: pd.DataFrame, key: list[str], file: str) -> list[Problem]:
+    # Missing values count as equal here: two study-level links of the same claim are a duplicate.
+    duplicated = frame[key].fillna("").duplicated(keep=False)
+    return [
+        Problem(file, int(line), key[-1], None, "a unique combination of " + " + ".join(key))
+        for line in frame.index[duplicated]
+    ]
+
+
+def convert_types(frame: pd.DataFrame, schema: dict) -> pd.DataFrame:
+    """Convert checked text columns to the dtypes of their Table Schema types."""
+    converted = {}
+    for spec in schema["fields"]:
+        name, kind = spec["name"], spec.get("type", "string")
+        column = frame[name]
+        if kind in ("integer", "number"):
+            numbers = pd.to_numeric(
+                column.where(column.str.fullmatch(TYPE_PATTERNS[kind][0], na=False)), errors="coerce"
+            )
+            converted[name] = numbers.astype(PANDAS_DTYPES[kind])
+        elif kind == "boolean":
+            truth = {v: True for v in spec.get("trueValues", ["true"])}
+            truth |= {v: False for v in spec.get("falseValues", ["false"])}
+            converted[name] = column.map(truth).astype("boolean")
+        else:
+            converted[name] = column.astype("str")
+    return pd.DataFrame(converted, index=frame.index)
+
+
+def check_foreign_keys(
+    tables: dict[str, pd.DataFrame], schemas: dict[str, dict], files: dict[str, str]
+) -> list[Problem]:
+    """Every foreign-key value must exist in the referenced table's key column."""
+    problems = []
+    for name, schema in schemas.items():
+        frame = tables.get(name)
+        for foreign in schema.get("foreignKeys", []):
+            column = _single(foreign["fields"])
+            reference = foreign["reference"]
+            target_name = reference["resource"] or name
+            target = tables.get(target_name)
+            if frame is None or target is None:
+                continue
+            allowed = target[_single(reference["fields"])].dropna().unique().tolist()
+            expected = f"a {_single(reference['fields'])} listed in {files[target_name]}"
+            check = pa.Check.isin(allowed, error=expected)
+            schema_fk = pa.DataFrameSchema({column: pa.Column(checks=[check], nullable=True)})
+            problems += _run_pandera(schema_fk, frame, files[name])
+    return problems
+
+
+def _single(fields: str | list[str]) -> str:
+    if isinstance(fields, str):
+        return fields
+    if len(fields) != 1:
+        raise NotImplementedError("composite foreign keys are not used in this package")
+    return fields[0]
+
+
+# ------------------------------------------------------------------------------ cross-field rules
+@dataclass(frozen=True)
+class Rule:
+    """A rule across fields or tables that a Table Schema cannot express.
+
+    ``violations`` returns a boolean Series over the rows of ``table`` that break the rule.
+    """
+
+    table: str
+    column: str
+    expected: str
+    violations: Callable[[dict[str, pd.DataFrame]], pd.Series]
+
+
+def _standardised_sign(findings: pd.DataFrame) -> pd.Series:
+    sign = findings["effect_sign"].map({"standard": 1.0, "reversed": -1.0}).astype("float64")  # unsigned -> NaN
+    return findings["effect_value"] * sign
+
+
+def _ci_excludes_zero(findings: pd.DataFrame) -> pd.Series:
+    low, high = findings["ci_low"], findings["ci_high"]
+    return ((low > 0) | (high < 0)).fillna(False)
+
+
+def _lookup(tables: dict[str, pd.DataFrame], table: str, key: str, column: str) -> pd.Series:
+    # Duplicate keys are reported by the key checks; here the first row of a key answers.
+    return tables[table].drop_duplicates(key).set_index(key)[column]
+
+
+RULES: list[Rule] = [
+    Rule(
+        "studies",
+        "pmid",
+        "a PMID or a DOI, or a url together with no_identifier_reason",
+        lambda t: (
+            t["studies"]["pmid"].isna()
+            & t["studies"]["doi"].isna()
+            & (t["studies"]["url"].isna() | t["studies"]["no_identifier_reason"].isna())
+        ),
+    ),
+    Rule(
+        "studies",
+        "source_urls",
+        "the pages where the facts were read (only unverified records may have none)",
+        lambda t: t["studies"]["source_urls"].isna() & (t["studies"]["verification_status"] != "unverified"),
+    ),
+    Rule(
+        "studies",
+        "cited_pmid",
+        "cited_pmid only on unverified studies (it marks an unconfirmed citation)",
+        lambda t: t["studies"]["cited_pmid"].notna() & (t["studies"]["verification_status"] != "unverified"),
+    ),
+    Rule(
+        "studies",
+        "design_code",
+        "a design and species from which the evidence level can be derived "
+        "(animal and in-vitro designs need an animal or cell species)",
+        lambda t: t["studies"]["evidence_level"].isna(),
+    ),
+    Rule(
+        "findings",
+        "effect_value",
+        "ci_low <= effect_value <= ci_high",
+        lambda t: (
+            (t["findings"]["effect_value"] < t["findings"]["ci_low"])
+            | (t["findings"]["effect_value"] > t["findings"]["ci_high"])
+        ),
+    ),
+    Rule(
+        "findings",
+        "ci_high",
+        "ci_low <= ci_high, and both limits or neither",
+        lambda t: (
+            (t["findings"]["ci_low"] > t["findings"]["ci_high"])
+            | (t["findings"]["ci_low"].isna() != t["findings"]["ci_high"].isna())
+        ),
+    ),
+    Rule(
+        "findings",
+        "effect_value",
+        "a number whenever ci_low/ci_high are given",
+        lambda t: t["findings"]["ci_low"].notna() & t["findings"]["effect_value"].isna(),
+    ),
+    Rule(
+        "findings",
+        "effect_sign",
+        "effect_sign (standard or reversed) exactly when effect_value is given",
+        lambda t: t["findings"]["effect_value"].notna() != t["findings"]["effect_sign"].notna(),
+    ),
+    Rule(
+        "findings",
+        "effect_measure",
+        "'none' exactly when there is no effect_value",
+        lambda t: (t["findings"]["effect_measure"] == "none") == t["findings"]["effect_value"].notna(),
+    ),
+    Rule(
+        "findings",
+        "p_value_operator",
+        "p_value_operator ('=', '<' or '>') exactly when p_value is given",
+        lambda t: t["findings"]["p_value"].notna() != t["findings"]["p_value_operator"].notna(),
+    ),
+    Rule(
+        "findings",
+        "ci_level_pct",
+        "a confidence level only together with a confidence interval",
+        lambda t: t["findings"]["ci_level_pct"].notna() & t["findings"]["ci_low"].isna(),
+    ),
+    Rule(
+        "findings",
+        "direction",
+        "a direction that agrees with the sign of an effect whose CI excludes 0 "
+        "(negative after effect_sign = decrease, positive = increase)",
+        lambda t: (
+            _ci_excludes_zero(t["findings"])
+            & (
+                ((_standardised_sign(t["findings"]) < 0) & (t["findings"]["direction"] != "decrease"))
+                | ((_standardised_sign(t["findings"]) > 0) & (t["findings"]["direction"] != "increase"))
+            )
+        ),
+    ),
+    Rule(
+        "findings",
+        "is_significant",
+        "not significant when direction is no_change",
+        lambda t: (t["findings"]["direction"] == "no_change") & t["findings"]["is_significant"].eq(True),
+    ),
+    Rule(
+        "findings",
+        "value_unit",
+        "a unit whenever intervention_value or comparator_value is given",
+        lambda t: (
+            (t["findings"]["intervention_value"].notna() | t["findings"]["comparator_value"].notna())
+            & t["findings"]["value_unit"].isna()
+        ),
+    ),
+    Rule(
+        "findings",
+        "note",
+        "a note showing the arithmetic when value_origin is computed or converted",
+        lambda t: t["findings"]["value_origin"].isin(["computed", "converted"]) & t["findings"]["note"].isna(),
+    ),
+    Rule(
+        "findings",
+        "condition_code",
+        "the study's condition_code, unless the study enrolled 'multiple' populations",
+        lambda t: _finding_condition_mismatch(t),
+    ),
+    Rule(
+        "claim_evidence",
+        "finding_id",
+        "a finding that belongs to the linked study_id",
+        lambda t: _finding_study_mismatch(t),
+    ),
+    Rule(
+        "claims",
+        "claim_id",
+        "at least one row in claim_evidence.csv linking the claim to evidence "
+        "(only an 'unverifiable' claim may have none)",
+        lambda t: (
+            ~t["claims"]["claim_id"].isin(t["claim_evidence"]["claim_id"]) & (t["claims"]["verdict"] != "unverifiable")
+        ),
+    ),
+]
+
+
+def _finding_study_mismatch(tables: dict[str, pd.DataFrame]) -> pd.Series:
+    links = tables["claim_evidence"]
+    study_of_finding = links["finding_id"].map(_lookup(tables, "findings", "finding_id", "study_id"))
+    return (study_of_finding.notna() & (study_of_finding != links["study_id"])).fillna(False)
+
+
+def _finding_condition_mismatch(tables: dict[str, pd.DataFrame]) -> pd.Series:
+    findings = tables["findings"]
+    study_condition = findings["study_id"].map(_lookup(tables, "studies", "study_id", "condition_code"))
+    return (
+        study_condition.notna() & (study_condition != "multiple") & (study_condition != findings["condition_code"])
+    ).fillna(False)
+
+
+def check_rules(
+    tables: dict[str, pd.DataFrame], files: dict[str, str], flagged: dict[str, set[int]] | None = None
+) -> list[Problem]:
+    """Apply :data:`RULES` to the typed tables (all tables must have loaded).
+
+    Rows listed in ``flagged`` (table -> lines that already have a problem) are left out, so one
+    bad cell is reported once rather than again by every rule that reads it.
+    """
+    flagged = flagged or {}
+    tables = {
+        name: frame.drop(index=sorted(flagged.get(name, set())), errors="ignore") for name, frame in tables.items()
+    }
+    problems = []
+    for rule in RULES:
+        frame = tables[rule.table]
+        broken = rule.violations(tables).fillna(False).astype(bool)
+        for line in frame.index[broken.to_numpy()]:
+            value = frame.at[line, rule.column]
+            value = None if pd.isna(value) else str(value)
+            problems.append(Problem(files[rule.table], int(line), rule.column, value, rule.expected))
+    return problems
+
+
+# --------------------------------------------------------------------------------------- package
+@dataclass
+class EvidencePackage:
+    """The loaded data package: typed tables plus the descriptor they were read with."""
+
+    descriptor: dict
+    tables: dict[str, pd.DataFrame]
+    path: Path
+
+    @property
+    def version(self) -> str:
+        return str(self.descriptor.get("version", ""))
+
+    def __getattr__(self, name: str) -> pd.DataFrame:
+        tables = self.__dict__.get("tables", {})
+        if name in tables:
+            return tables[name]
+        raise AttributeError(name)
+
+    def schema(self, table: str) -> dict:
+        return resource_schemas(self.descriptor)[table]
+
+
+def _read_all(data_dir: Path) -> tuple[dict, dict[str, pd.DataFrame], dict[str, str], list[Problem]]:
+    from helpers.evidence import add_evidence_levels
+
+    descriptor = read_descriptor(data_dir)
+    schemas = resource_schemas(descriptor)
+    tables: dict[str, pd.DataFrame] = {}
+    files: dict[str, str] = {}
+    problems: list[Problem] = []
+    for resource in descriptor["resources"]:
+        name = resource["name"]
+        raw = read_raw_table(data_dir / resource["path"], schemas[name], name)
+        files[name] = raw.file
+        typed, cell_problems = check_table(raw, schemas[name])
+        problems += raw.problems + cell_problems
+        if typed is not None:
+            tables[name] = typed
+    problems += check_foreign_keys(tables, schemas, files)
+    if all(name in tables for name in ("studies", "designs", "species")):
+        tables["studies"] = add_evidence_levels(tables["studies"], tables["designs"], tables["species"])
+    if all(name in tables for name in files):
+        flagged: dict[str, set[int]] = {}
+        by_file = {file: name for name, file in files.items()}
+        for problem in problems:
+            if problem.line is not None and problem.file in by_file:
+                flagged.setdefault(by_file[problem.file], set()).add(problem.line)
+        problems += check_rules(tables, files, flagged)
+    return descriptor, tables, files, problems
+
+
+def validate_package(data_dir: Path | str | None = None) -> list[Problem]:
+    """Every problem in the data package (an empty list when it is clean)."""
+    data_dir = Path(data_dir) if data_dir is not None else paths.data_dir()
+    try:
+        return sorted(_read_all(data_dir)[3], key=_problem_sort_key)
+    except DataValidationError as error:
+        return error.problems
+
+
+def load_package(data_dir: Path | str | None = None) -> EvidencePackage:
+    """Load and validate the data package; raise :class:`DataValidationError` listing every problem.
+
+    The returned tables are indexed 0..n-1; the CSV line numbers are only needed for error messages.
+    """
+    data_dir = Path(data_dir) if data_dir is not None else paths.data_dir()
+    descriptor, tables, _, problems = _read_all(data_dir)
+    if problems:
+        raise DataValidationError(problems)
+    tables = {name: frame.reset_index(drop=True) for name, frame in tables.items()}
+    return EvidencePackage(descriptor, tables, data_dir)

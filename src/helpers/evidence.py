@@ -1,0 +1,311 @@
+"""Evidence levels, filters and summaries: pure functions of the package's DataFrames."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pandas as pd
+
+#: The evidence ladder of DESIGN §2: level -> label. Lower is stronger evidence.
+EVIDENCE_LEVELS: dict[int, str] = {
+    1: "Systematic review / meta-analysis",
+    2: "Randomised controlled trial",
+    3: "Non-randomised controlled / cohort",
+    4: "Uncontrolled pre-post, cross-sectional, case series",
+    5: "Narrative review, opinion, conference abstract, press release",
+    6: "Animal study",
+    7: "In vitro / engineered tissue",
+}
+
+
+def derive_evidence_level(human_evidence_level: int | None, species_group: str | None) -> int | None:
+    """The evidence level of one study, from its design's human level and its species group.
+
+    The rule, in order:
+
+    1. a design whose human level is 5 (narrative review, opinion, conference abstract, press
+       release, review of unknown type) is level 5 whatever the species;
+    2. cells or engineered tissue are level 7; non-human animals are level 6, whatever the design
+       (an animal meta-analysis is still animal evidence);
+    3. otherwise, humans get the design's level (1-4);
+    4. anything else (unknown species, or a review mixing humans and animals that is not level 5)
+       has no level, and the validator reports it.
+
+    Examples:
+        >>> derive_evidence_level(1, "human")
+        1
+        >>> derive_evidence_level(1, "animal")
+        6
+        >>> derive_evidence_level(5, "animal")
+        5
+        >>> derive_evidence_level(None, "cells")
+        7
+        >>> derive_evidence_level(2, None) is None
+        True
+    """
+    if human_evidence_level is not None and not pd.isna(human_evidence_level) and int(human_evidence_level) == 5:
+        return 5
+    if species_group == "cells":
+        return 7
+    if species_group == "animal":
+        return 6
+    if species_group == "human" and human_evidence_level is not None and not pd.isna(human_evidence_level):
+        return int(human_evidence_level)
+    return None
+
+
+def add_evidence_levels(studies: pd.DataFrame, designs: pd.DataFrame, species: pd.DataFrame) -> pd.DataFrame:
+    """Return ``studies`` with ``evidence_level`` (Int64) and ``evidence_label`` columns added."""
+    design_level = studies["design_code"].map(designs.set_index("design_code")["human_evidence_level"])
+    group = studies["species_code"].map(species.set_index("species_code")["species_group"])
+    levels = [
+        derive_evidence_level(None if pd.isna(d) else int(d), None if pd.isna(g) else g)
+        for d, g in zip(design_level, group, strict=True)
+    ]
+    result = studies.copy()
+    result["evidence_level"] = pd.array(levels, dtype="Int64")
+    result["evidence_label"] = result["evidence_level"].map(EVIDENCE_LEVELS).astype("str")
+    return result
+
+
+# ----------------------------------------------------------------------------- the evidence view
+#: Columns that every chart tooltip and table shows about a finding's provenance.
+PROVENANCE_COLUMNS = ["short_cite", "identifier", "source_location", "verification_status"]
+
+
+def identifier_text(pmid: object, doi: object, url: object) -> str:
+    """How a study can be found: ``PMID 123; DOI 10.x/y`` or its URL.
+
+    Examples:
+        >>> identifier_text("28011264", "10.1016/j.bbi.2016.12.017", None)
+        'PMID 28011264; DOI 10.1016/j.bbi.2016.12.017'
+        >>> identifier_text(None, None, "https://acrabstracts.org/abstract/x")
+        'URL https://acrabstracts.org/abstract/x'
+    """
+    parts = []
+    if isinstance(pmid, str) and pmid:
+        parts.append(f"PMID {pmid}")
+    if isinstance(doi, str) and doi:
+        parts.append(f"DOI {doi}")
+    if not parts and isinstance(url, str) and url:
+        parts.append(f"URL {url}")
+    return "; ".join(parts) if parts else "no identifier"
+
+
+def build_evidence_view(package) -> pd.DataFrame:
+    """One row per finding, joined with its study, intervention, outcome, condition and species.
+
+    Adds ``effect_standardised``: the reported effect re-signed so that a negative value always means
+    the outcome was lower with the intervention (``effect_sign`` = reversed flips it).
+    """
+    studies = package.studies.rename(
+        columns={"verification_status": "study_verification_status", "condition_code": "study_condition_code"}
+    )
+    study_columns = [
+        "study_id",
+        "short_cite",
+        "year",
+        "pmid",
+        "doi",
+        "url",
+        "design_code",
+        "species_code",
+        "study_condition_code",
+        "n_participants",
+        "n_studies_pooled",
+        "topic_code",
+        "study_verification_status",
+        "evidence_level",
+        "evidence_label",
+    ]
+    view = package.findings.merge(studies[study_columns], on="study_id", how="left", validate="many_to_one")
+    lookups = [
+        (package.interventions, "intervention_code", {"label": "intervention_label"}, ["intervention_category"]),
+        (package.outcomes, "outcome_code", {"label": "outcome_label"}, ["marker_class", "favourable_direction"]),
+        (package.conditions, "condition_code", {"label": "condition_label"}, []),
+        (package.species, "species_code", {"label": "species_label"}, ["species_group"]),
+        (package.topics, "topic_code", {"label": "topic_label"}, []),
+        (package.designs, "design_code", {"label": "design_label"}, []),
+    ]
+    for table, key, renames, extra in lookups:
+        columns = [key, *renames, *extra]
+        view = view.merge(table[columns].rename(columns=renames), on=key, how="left", validate="many_to_one")
+    sign = view["effect_sign"].map({"standard": 1.0, "reversed": -1.0}).astype("float64")
+    view["effect_standardised"] = view["effect_value"] * sign
+    view["ci_low_standardised"] = (view["ci_low"] * sign).where(sign > 0, view["ci_high"] * sign)
+    view["ci_high_standardised"] = (view["ci_high"] * sign).where(sign > 0, view["ci_low"] * sign)
+    view["identifier"] = [
+        identifier_text(p, d, u) for p, d, u in zip(view["pmid"], view["doi"], view["url"], strict=True)
+    ]
+    view["is_review"] = view["design_code"].isin(["sr", "sr_ma", "narrative_review", "review_unspecified"])
+    return view
+
+
+# ------------------------------------------------------------------------------------- filtering
+@dataclass(frozen=True)
+class FindingFilter:
+    """What to keep. Empty tuples mean "no restriction"; every field combines with AND.
+
+    ``max_evidence_level`` keeps studies at least as strong as that level (1 is strongest, so
+    ``max_evidence_level=2`` keeps meta-analyses and RCTs).
+    """
+
+    intervention_categories: tuple[str, ...] = ()
+    interventions: tuple[str, ...] = ()
+    outcomes: tuple[str, ...] = ()
+    marker_classes: tuple[str, ...] = ()
+    species_groups: tuple[str, ...] = ()
+    conditions: tuple[str, ...] = ()
+    timeframes: tuple[str, ...] = ()
+    topics: tuple[str, ...] = ()
+    verification_statuses: tuple[str, ...] = ()
+    max_evidence_level: int = 7
+
+    def __post_init__(self):
+        if not 1 <= self.max_evidence_level <= 7:
+            raise ValueError(f"max_evidence_level must be between 1 and 7, got {self.max_evidence_level}")
+
+
+_FILTER_COLUMNS = {
+    "intervention_categories": "intervention_category",
+    "interventions": "intervention_code",
+    "outcomes": "outcome_code",
+    "marker_classes": "marker_class",
+    "species_groups": "species_group",
+    "conditions": "condition_code",
+    "timeframes": "timeframe",
+    "topics": "topic_code",
+    "verification_statuses": "verification_status",
+}
+
+
+def filter_findings(view: pd.DataFrame, spec: FindingFilter | None = None, **criteria) -> pd.DataFrame:
+    """Rows of the evidence view that match ``spec`` (or the same fields given as keywords).
+
+    A single code may be passed instead of a tuple: ``filter_findings(view, outcomes="il6")``.
+    """
+    if spec is None:
+        criteria = {
+            k: ((v,) if isinstance(v, str) else tuple(v)) if k in _FILTER_COLUMNS else v for k, v in criteria.items()
+        }
+        spec = FindingFilter(**criteria)
+    elif criteria:
+        raise TypeError("pass either a FindingFilter or keyword criteria, not both")
+    keep = pd.Series(True, index=view.index)
+    for name, column in _FILTER_COLUMNS.items():
+        wanted = getattr(spec, name)
+        if wanted:
+            keep &= view[column].isin(wanted)
+    if spec.max_evidence_level < 7:
+        keep &= view["evidence_level"].le(spec.max_evidence_level).fillna(False)
+    return view[keep.to_numpy()]
+
+
+# ------------------------------------------------------------------------------------- summaries
+DIRECTIONS = ["decrease", "increase", "no_change", "mixed"]
+
+
+def summarise_cells(view: pd.DataFrame, by: tuple[str, ...] = ("intervention_code", "outcome_code")) -> pd.DataFrame:
+    """One row per cell (default: intervention x outcome) with what the evidence in it says.
+
+    Columns: ``n_findings``, ``n_studies``, ``best_level`` (the strongest, i.e. lowest, evidence
+    level), one count per direction, ``main_direction`` (the most frequent; ties -> "mixed"),
+    ``agreement`` (share of findings in the main direction), ``total_n`` (participants summed over
+    distinct studies whose N is known), ``n_studies_without_n``, ``n_verified`` and ``studies`` (the
+    short citations, strongest first).
+    """
+    by = list(by)
+    if view.empty:
+        columns = [
+            *by,
+            "n_findings",
+            "n_studies",
+            "best_level",
+            *(f"n_{d}" for d in DIRECTIONS),
+            "main_direction",
+            "agreement",
+            "total_n",
+            "n_studies_without_n",
+            "n_verified",
+            "studies",
+        ]
+        return pd.DataFrame(columns=columns)
+    grouped = view.groupby(by, observed=True, sort=True)
+    summary = grouped.agg(
+        n_findings=("finding_id", "size"),
+        n_studies=("study_id", "nunique"),
+        best_level=("evidence_level", "min"),
+        n_verified=("verification_status", lambda s: int((s == "verified").sum())),
+    )
+    counts = pd.crosstab([view[c] for c in by], view["direction"]).reindex(columns=DIRECTIONS, fill_value=0)
+    counts.columns = [f"n_{d}" for d in DIRECTIONS]
+    summary = summary.join(counts)
+    direction_counts = summary[[f"n_{d}" for d in DIRECTIONS]].to_numpy()
+    top = direction_counts.max(axis=1)
+    ties = (direction_counts == top[:, None]).sum(axis=1) > 1
+    main = pd.Series([DIRECTIONS[i] for i in direction_counts.argmax(axis=1)], index=summary.index)
+    summary["main_direction"] = main.where(~ties, "mixed")
+    summary["agreement"] = top / summary["n_findings"]
+    studies = view.drop_duplicates([*by, "study_id"])
+    participants = studies.groupby(by, observed=True)["n_participants"].agg(["sum", lambda s: int(s.isna().sum())])
+    participants.columns = ["total_n", "n_studies_without_n"]
+    summary = summary.join(participants)
+    ordered = studies.sort_values(["evidence_level", "year"])
+    summary["studies"] = ordered.groupby(by, observed=True)["short_cite"].agg("; ".join)
+    summary["best_level"] = summary["best_level"].astype("Int64")
+    summary["total_n"] = summary["total_n"].astype("Int64")
+    return summary.reset_index()
+
+
+def summarise_provenance(view: pd.DataFrame, by: list[str]) -> pd.DataFrame:
+    """Per group: which studies (with identifiers), where the numbers were read, how verified.
+
+    Used for tooltips of aggregated chart marks, so every mark still names its sources.
+    """
+    if view.empty:
+        return pd.DataFrame(columns=[*by, "sources", "source_locations", "verification"])
+    studies = view.drop_duplicates([*by, "study_id"]).sort_values(["evidence_level", "year"])
+    sources = (
+        studies.groupby(by, observed=True)
+        .apply(
+            lambda g: "; ".join(f"{c} ({i})" for c, i in zip(g["short_cite"], g["identifier"], strict=True)),
+            include_groups=False,
+        )
+        .rename("sources")
+    )
+    locations = (
+        view.groupby(by, observed=True)["source_location"]
+        .agg(lambda s: "; ".join(sorted(set(s))))
+        .rename("source_locations")
+    )
+    verification = (
+        view.groupby(by, observed=True)["verification_status"]
+        .agg(lambda s: ", ".join(f"{n} {status}" for status, n in s.value_counts().items()))
+        .rename("verification")
+    )
+    return pd.concat([sources, locations, verification], axis=1).reset_index()
+
+
+def build_study_ladder(view_or_studies: pd.DataFrame) -> pd.DataFrame:
+    """Distinct studies with their evidence level, sorted strongest first (for the evidence ladder)."""
+    columns = [
+        "study_id",
+        "short_cite",
+        "year",
+        "evidence_level",
+        "evidence_label",
+        "design_code",
+        "species_code",
+        "identifier",
+        "topic_code",
+    ]
+    frame = view_or_studies
+    if "identifier" not in frame:
+        frame = frame.assign(
+            identifier=[
+                identifier_text(p, d, u) for p, d, u in zip(frame["pmid"], frame["doi"], frame["url"], strict=True)
+            ]
+        )
+    status = "study_verification_status" if "study_verification_status" in frame else "verification_status"
+    ladder = frame.drop_duplicates("study_id")[[*columns, status]].rename(columns={status: "verification_status"})
+    return ladder.sort_values(["evidence_level", "year", "study_id"]).reset_index(drop=True)
