@@ -9,7 +9,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: help setup validate codebook test lint format reports clean
+.PHONY: help setup validate codebook test lint format lab app reports clean
 
 help: ## List the targets
 	@echo "Usage: make TARGET"
@@ -40,6 +40,15 @@ lint: $(STAMP) ## Check style with ruff (code and notebooks)
 format: $(STAMP) ## Reformat code and notebooks with ruff
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
+
+ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
+APP_PORT ?= 8866
+
+lab: $(STAMP) ## Open JupyterLab on the notebooks (http://127.0.0.1:8888)
+	$(BIN)/jupyter lab --ip=127.0.0.1 --notebook-dir=notebooks $(ROOT_FLAG)
+
+app: $(STAMP) ## Serve the compare-effects notebook as a Voila app, no code shown (http://127.0.0.1:8866)
+	cd notebooks && ../$(BIN)/voila 20_compare_effects.ipynb --no-browser --port=$(APP_PORT) --Voila.ip=127.0.0.1
 
 reports: validate ## Build the report site (until the report builder exists: validate the data)
 

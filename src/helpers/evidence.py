@@ -309,3 +309,42 @@ def build_study_ladder(view_or_studies: pd.DataFrame) -> pd.DataFrame:
     status = "study_verification_status" if "study_verification_status" in frame else "verification_status"
     ladder = frame.drop_duplicates("study_id")[[*columns, status]].rename(columns={status: "verification_status"})
     return ladder.sort_values(["evidence_level", "year", "study_id"]).reset_index(drop=True)
+
+
+def package_summary(package) -> pd.DataFrame:
+    """Rows per table of the data package, with each table's description."""
+    return pd.DataFrame(
+        [
+            {"table": r["name"], "rows": len(package.tables[r["name"]]), "one row per": r["description"]}
+            for r in package.descriptor["resources"]
+        ]
+    )
+
+
+def count_by(view: pd.DataFrame, column: str, label: str | None = None) -> pd.DataFrame:
+    """Findings and studies per value of ``column`` (e.g. evidence level, verification status)."""
+    table = view.groupby(column, dropna=False, observed=True).agg(
+        findings=("finding_id", "size"), studies=("study_id", "nunique")
+    )
+    table.index = table.index.astype("object").fillna("unknown")
+    return table.reset_index().rename(columns={column: label or column})
+
+
+def describe_selection(view: pd.DataFrame) -> str:
+    """One sentence on what a selection holds: counts, strongest level, directions.
+
+    Examples:
+        >>> describe_selection(pd.DataFrame(columns=["finding_id", "study_id", "evidence_level", "direction"]))
+        'No findings match this selection.'
+    """
+    if view.empty:
+        return "No findings match this selection."
+    levels = view["evidence_level"].dropna()
+    strongest = (
+        f", strongest evidence at level {int(levels.min())} ({EVIDENCE_LEVELS[int(levels.min())]})"
+        if len(levels)
+        else ""
+    )
+    counts = view["direction"].value_counts()
+    directions = ", ".join(f"{n} {d.replace('_', ' ')}" for d, n in counts.items())
+    return f"{len(view)} findings from {view['study_id'].nunique()} studies{strongest}. Directions: {directions}."

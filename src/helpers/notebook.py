@@ -1,0 +1,45 @@
+"""What every notebook does first: check its parameters, render charts offline, load the data."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import pandas as pd
+
+
+def check_choice(name: str, value: object, choices: Iterable[object], allow_blank: bool = True) -> None:
+    """Raise ``ValueError`` naming the valid choices when ``value`` is not one of them.
+
+    Examples:
+        >>> check_choice("topic", "h2_copd", ["h2_copd", "hiit_ra"])
+        >>> check_choice("topic", "mice", ["h2_copd", "hiit_ra"])
+        Traceback (most recent call last):
+        ...
+        ValueError: topic='mice' is not valid; choose one of: h2_copd, hiit_ra
+    """
+    choices = list(choices)
+    if allow_blank and value in ("", None):
+        return
+    if value not in choices:
+        listed = ", ".join(str(c) for c in choices)
+        raise ValueError(f"{name}={value!r} is not valid; choose one of: {listed}")
+
+
+def start(renderer: str = "html"):
+    """Render charts offline with ``renderer`` and return ``(package, view)``.
+
+    The package is validated on load: a notebook never shows numbers from an invalid package.
+    """
+    from helpers import data, evidence, offline
+
+    offline.enable(renderer)
+    package = data.load_package()
+    pd.set_option("display.max_colwidth", 80)
+    pd.set_option("display.max_rows", 200)
+    return package, evidence.build_evidence_view(package)
+
+
+def codes(package, table: str) -> list[str]:
+    """The codes of a lookup table (the valid values of a parameter)."""
+    key = package.schema(table)["primaryKey"]
+    return package.tables[table][key[0] if isinstance(key, list) else key].tolist()

@@ -1,0 +1,109 @@
+"""Shared tools for the real-browser tests: Debian Chromium driven by Playwright, network blocked.
+
+Never a downloaded browser: the tests use ``/usr/bin/chromium`` (Debian package ``chromium``), which
+``.ci/run`` installs when missing. Every request that is not to this machine is aborted and recorded.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+from helpers import paths
+
+CHROMIUM = os.environ.get("EXINF_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-sync",
+    "--disable-quic",
+]
+#: Screenshots and logs of the browser tests land here (git-ignored), for people to look at.
+OUTPUT_DIR = paths.REPO_ROOT / "build" / "test-output"
+
+
+def require_chromium() -> str:
+    if not Path(CHROMIUM).exists():
+        raise RuntimeError(
+            f"Debian Chromium is needed at {CHROMIUM}: apt-get install chromium "
+            "(or set EXINF_CHROMIUM); .ci/run installs it"
+        )
+    return CHROMIUM
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_for_http(url: str, process: subprocess.Popen, timeout: float = 90.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"server exited with {process.returncode} before answering {url}")
+        with contextlib.suppress(OSError), urllib.request.urlopen(url, timeout=2):
+            return
+        time.sleep(0.3)
+    raise TimeoutError(f"no answer from {url} after {timeout:.0f} s")
+
+
+@contextlib.contextmanager
+def voila_server(notebook: Path, log_path: Path):
+    """Serve one notebook with Voilà on 127.0.0.1; yields its base URL."""
+    port = free_port()
+    voila = shutil.which("voila", path=str(Path(sys.executable).parent)) or "voila"
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    with log_path.open("w") as log:
+        process = subprocess.Popen(
+            [voila, notebook.name, "--no-browser", f"--port={port}", "--Voila.ip=127.0.0.1", "--show_tracebacks=True"],
+            cwd=notebook.parent,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            url = f"http://127.0.0.1:{port}/"
+            wait_for_http(url, process)
+            yield url
+        finally:
+            process.terminate()
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+
+
+@contextlib.contextmanager
+def offline_page(playwright):
+    """A Chromium page that can reach only 127.0.0.1; yields (page, blocked_urls, console_errors)."""
+    browser = playwright.chromium.launch(executable_path=require_chromium(), args=CHROMIUM_ARGS)
+    blocked: list[str] = []
+    errors: list[str] = []
+
+    def route(request_route):
+        url = request_route.request.url
+        if url.startswith(("http://127.0.0.1", "http://localhost", "ws://127.0.0.1", "data:", "blob:")):
+            request_route.continue_()
+        else:
+            blocked.append(url)
+            request_route.abort()
+
+    try:
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        page.route("**/*", route)
+        page.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
+        page.on("pageerror", lambda error: errors.append(str(error)))
+        yield page, blocked, errors
+    finally:
+        browser.close()
