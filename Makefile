@@ -50,7 +50,8 @@ lab: $(STAMP) ## Open JupyterLab on the notebooks (http://127.0.0.1:8888)
 app: $(STAMP) ## Serve the compare-effects notebook as a Voila app, no code shown (http://127.0.0.1:8866)
 	cd notebooks && ../$(BIN)/voila 20_compare_effects.ipynb --no-browser --port=$(APP_PORT) --Voila.ip=127.0.0.1
 
-reports: validate ## Build the report site (until the report builder exists: validate the data)
+reports: $(STAMP) ## Build the offline report site into reports/site (open reports/site/index.html)
+	$(BIN)/exinf reports
 
 clean: ## Remove the virtual environment and caches
 	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -480,7 +480,11 @@ def build_evidence_ladder(view: pd.DataFrame, title: str | None = None) -> alt.C
                     title="Verification",
                     scale=alt.Scale(domain=list(VERIFICATION_COLOURS), range=list(VERIFICATION_COLOURS.values())),
                 ),
-                shape=alt.Shape("verification_status:N", title="Verification"),
+                shape=alt.Shape(
+                    "verification_status:N",
+                    title="Verification",
+                    scale=alt.Scale(domain=list(VERIFICATION_COLOURS), range=["circle", "square", "triangle-up"]),
+                ),
                 tooltip=[
                     alt.Tooltip("short_cite:N", title="Study"),
                     alt.Tooltip("identifier:N", title="PMID/DOI"),

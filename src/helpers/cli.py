@@ -1,4 +1,4 @@
-"""Command-line entry point: ``exinf validate | codebook``.
+"""Command-line entry point: ``exinf validate | codebook | reports``.
 
 Run ``exinf --help`` for the commands; each exits non-zero on failure so that schedulers notice.
 """
@@ -46,6 +46,12 @@ def _codebook(args: argparse.Namespace) -> int:
     return 0
 
 
+def _reports(args: argparse.Namespace) -> int:
+    from helpers import reports
+
+    return reports.main_build(args.plan, args.out, jobs=args.jobs, only=args.only, force=args.force)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="exinf", description="Exercise & inflammation evidence explorer.")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -58,6 +64,20 @@ def build_parser() -> argparse.ArgumentParser:
     book.add_argument("data_dir", nargs="?", help="data package folder (default: the repository's data/)")
     book.add_argument("--check", action="store_true", help="only check that the codebook is up to date")
     book.set_defaults(run=_codebook)
+    build = commands.add_parser(
+        "reports",
+        help="build the offline report site (notebooks/reports.yaml) into reports/site",
+        description="Run the report plan with papermill in parallel, convert to offline HTML, write index.html, "
+        "manifest.json and changes.html, and publish atomically only when every job succeeded. "
+        "Exit codes: 0 published, 1 a job failed (last good site kept), 2 invalid plan or parameters "
+        "(nothing run), 3 another build is running.",
+    )
+    build.add_argument("--plan", help="plan file (default: notebooks/reports.yaml)")
+    build.add_argument("--out", help="output folder (default: reports/, or EXINF_REPORTS_DIR)")
+    build.add_argument("--jobs", type=int, default=None, help="parallel jobs (default: the number of cores)")
+    build.add_argument("--only", action="append", metavar="NAME", help="build only this job (repeatable)")
+    build.add_argument("--force", action="store_true", help="rebuild every job, even when its inputs are unchanged")
+    build.set_defaults(run=_reports)
     return parser
 
 

@@ -43,3 +43,15 @@ def codes(package, table: str) -> list[str]:
     """The codes of a lookup table (the valid values of a parameter)."""
     key = package.schema(table)["primaryKey"]
     return package.tables[table][key[0] if isinstance(key, list) else key].tolist()
+
+
+def show_table(frame: pd.DataFrame, columns: dict[str, str] | None = None):
+    """A readable table for notebooks and reports: chosen columns renamed, no index, text left-aligned."""
+    table = frame[list(columns)].rename(columns=columns) if columns else frame
+    table = table.reset_index(drop=True)
+    return (
+        table.style.hide(axis="index")
+        .format(na_rep="")
+        .set_properties(**{"text-align": "left", "vertical-align": "top"})
+        .set_table_styles([{"selector": "th", "props": [("text-align", "left")]}])
+    )

@@ -1,0 +1,232 @@
+"""The report builder: plan validation, end-to-end builds, failures, incremental skips, changes page."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import textwrap
+
+import nbformat
+import pandas as pd
+import pytest
+import yaml
+
+from helpers import paths, reports
+from helpers.data import load_package
+from tests.browser import OUTPUT_DIR, offline_page
+from tests.conftest import read_rows, write_rows
+
+pytestmark = pytest.mark.notebook
+NOTEBOOKS = sorted(paths.notebooks_dir().glob("[0-9][0-9]_*.ipynb"))
+PY_TYPES = {"str": "string", "int": "integer", "bool": "boolean", "float": "number"}
+
+
+def write_plan(folder, jobs, notebooks=("30_claims_vs_evidence", "40_topic_brief")) -> object:
+    """A plan in ``folder`` with copies of the named notebooks and their sidecars."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for stem in notebooks:
+        for suffix in (".ipynb", ".yaml"):
+            shutil.copy(paths.notebooks_dir() / f"{stem}{suffix}", folder / f"{stem}{suffix}")
+    plan = {"defaults": {"parameters": {"renderer": "html", "interactive": False}}, "jobs": jobs}
+    (folder / "reports.yaml").write_text(yaml.safe_dump(plan), encoding="utf-8")
+    return folder / "reports.yaml"
+
+
+SMALL_JOBS = [
+    {"name": "claims-review", "notebook": "30_claims_vs_evidence.ipynb"},
+    {"name": "brief-hiit", "notebook": "40_topic_brief.ipynb", "parameters": {"topic": "hiit_ra"}},
+]
+
+
+@pytest.fixture(scope="module")
+def small_build(tmp_path_factory):
+    root = tmp_path_factory.mktemp("small")
+    plan = write_plan(root / "plan", SMALL_JOBS)
+    out = root / "out"
+    first = reports.build_site(plan, out, jobs=2, progress=False)
+    return plan, out, first
+
+
+# ------------------------------------------------------------------------------------ the plan
+@pytest.mark.parametrize("notebook", NOTEBOOKS, ids=lambda p: p.name)
+def test_sidecar_declares_exactly_the_parameters_cell(notebook):
+    declared = reports.read_sidecar(notebook).parameters
+    cell = reports.parameters_cell(notebook)
+    assert set(declared) == set(cell)
+    for name, (annotation, default) in cell.items():
+        assert declared[name].type == PY_TYPES[annotation], name
+        assert declared[name].default == default, name
+        assert declared[name].description
+
+
+def test_plan_covers_every_topic_and_category_and_the_fixed_reports():
+    jobs = reports.load_plan()
+    names = {job.name for job in jobs}
+    topics = pd.read_csv(paths.data_dir() / "topics.csv", dtype=str)["topic_code"]
+    assert {f"brief-{t}" for t in topics} <= names
+    categories = set(pd.read_csv(paths.data_dir() / "interventions.csv", dtype=str)["intervention_category"])
+    assert {f"compare-{c}" for c in categories} <= names
+    assert {"overview", "claims-review", "evidence-map"} <= names
+    brief = next(j for j in jobs if j.name == "brief-h2_copd")
+    assert brief.title == "Topic brief: Molecular hydrogen in COPD"
+    assert brief.parameters == {"renderer": "html", "interactive": False, "topic": "h2_copd"}
+
+
+def test_invalid_parameters_are_rejected_before_any_kernel_starts(tmp_path, capsys):
+    plan = write_plan(tmp_path / "plan", [
+        {"name": "bad-topic", "notebook": "40_topic_brief.ipynb", "parameters": {"topic": "mice_as_athletes"}},
+        {"name": "bad-name", "notebook": "30_claims_vs_evidence.ipynb", "parameters": {"verdikt": "overstated"}},
+        {"name": "bad-type", "notebook": "40_topic_brief.ipynb", "parameters": {"interactive": "no"}},
+    ])
+    with pytest.raises(reports.PlanError) as raised:
+        reports.load_plan(plan)
+    problems = "\n".join(raised.value.problems)
+    assert "bad-topic: topic='mice_as_athletes' is not valid; choose one of: 'h2_athletes'" in problems
+    assert "'twenty_minute_walk'" in problems
+    assert "unknown parameter 'verdikt'" in problems and "valid parameters: article, interactive" in problems
+    assert "bad-type: interactive='no' should be of type boolean" in problems
+    out = tmp_path / "out"
+    assert reports.main_build(plan, out) == 2
+    assert not (out / reports.BUILDS_DIR).exists(), "nothing may run, or be written, for an invalid plan"
+    assert "choose one of" in capsys.readouterr().err
+
+
+def test_unknown_only_name_lists_the_jobs(tmp_path):
+    plan = write_plan(tmp_path / "plan", SMALL_JOBS)
+    with pytest.raises(reports.PlanError, match="jobs: brief-hiit, claims-review"):
+        reports.select_jobs(reports.load_plan(plan), ["brief-nope"])
+
+
+# ------------------------------------------------------------------------------- a real build
+def test_small_plan_builds_index_manifest_and_offline_html(small_build):
+    _, out, result = small_build
+    site = out / reports.SITE_LINK
+    assert result.published and site.is_symlink() and site.resolve() == result.build_dir.resolve()
+    manifest = json.loads((site / "manifest.json").read_text())
+    descriptor = json.loads((paths.data_dir() / "datapackage.json").read_text())
+    assert manifest["data_package"]["version"] == descriptor["version"]
+    assert manifest["data_package"]["sha256"] == reports.data_package_hash(paths.data_dir())
+    assert manifest["packages"]["papermill"] and manifest["packages"]["python"]
+    assert [(j["name"], j["status"]) for j in manifest["jobs"]] == [("claims-review", "built"), ("brief-hiit", "built")]
+    for job in manifest["jobs"]:
+        assert job["duration_s"] > 0 and all((site / o).is_file() for o in job["outputs"])
+
+    index = (site / "index.html").read_text()
+    assert index.count("class='card'") == 2
+    assert "Topic brief: HIIT in rheumatoid arthritis" in index and "<code>topic=hiit_ra</code>" in index
+    assert f"<b>{descriptor['version']}</b>" in index and "changes.html" in index
+
+    page = (site / "brief-hiit.html").read_text()
+    assert not re.search(r"<(script|link)[^>]+(src|href)=\"https?://", page), "no resource from a network"
+    assert page.count("vegaEmbed(") >= 3 and "function(){" in page  # the Vega bundle is inlined
+    assert "notebook.start(" not in page, "code is hidden"
+    assert "EvidenceExplorer" not in page, "the live-widget cell is dropped"
+    assert "<code>topic=hiit_ra</code>" in page and "HIIT in rheumatoid arthritis" in page
+    changes = (site / "changes.html").read_text()
+    assert "first successful build" in changes
+
+
+def test_rebuild_with_nothing_changed_skips_and_force_rebuilds(small_build):
+    plan, out, first = small_build
+    again = reports.build_site(plan, out, progress=False)
+    assert [r.status for r in again.results] == ["unchanged", "unchanged"]
+    assert (out / reports.SITE_LINK).resolve() == again.build_dir.resolve()
+    for output in again.results[1].outputs:
+        assert (again.build_dir / output).read_bytes() == (first.build_dir / output).read_bytes()
+    forced = reports.build_site(plan, out, only=["claims-review"], force=True, progress=False)
+    assert {r.name: r.status for r in forced.results} == {"claims-review": "built", "brief-hiit": "carried_over"}
+    assert (out / reports.SITE_LINK / "brief-hiit.html").is_file(), "a subset build keeps the site complete"
+
+
+def test_a_built_report_draws_its_charts_offline_in_chromium(small_build):
+    from playwright.sync_api import sync_playwright
+
+    _, out, _ = small_build
+    page_path = (out / reports.SITE_LINK / "brief-hiit.html").resolve()
+    with sync_playwright() as playwright, offline_page(playwright) as (page, blocked, errors):
+        page.goto(page_path.as_uri())
+        page.wait_for_function("document.querySelectorAll('.vega-embed svg').length >= 3", timeout=30_000)
+        assert page.locator(".vega-embed svg .mark-symbol, .vega-embed svg .mark-rect").count() >= 2
+        OUTPUT_DIR.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(OUTPUT_DIR / "report_brief_hiit.png"), full_page=True)
+    assert blocked == [] and errors == []
+
+
+# --------------------------------------------------------------------------------- failures
+def failing_notebook(folder):
+    nb = nbformat.v4.new_notebook()
+    params = nbformat.v4.new_code_cell('renderer: str = "html"  # unused\ninteractive: bool = True  # unused')
+    params.metadata["tags"] = ["parameters"]
+    nb.cells = [params, nbformat.v4.new_code_cell("raise RuntimeError('the evidence table is on fire')")]
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbformat.write(nb, folder / "99_fail.ipynb")
+    (folder / "99_fail.yaml").write_text(textwrap.dedent("""
+        title: Always fails
+        parameters:
+          renderer: {type: string, enum: [html, svg, png], default: html, description: charts}
+          interactive: {type: boolean, default: true, description: widgets}
+    """), encoding="utf-8")
+
+
+def test_a_failing_job_keeps_the_last_good_site_and_the_others_build(tmp_path, capsys):
+    good = [{"name": "claims-review", "notebook": "30_claims_vs_evidence.ipynb"}]
+    plan = write_plan(tmp_path / "plan", good)
+    out = tmp_path / "out"
+    assert reports.main_build(plan, out) == 0
+    good_site = (out / reports.SITE_LINK).resolve()
+    index_before = (good_site / "index.html").read_text()
+
+    failing_notebook(tmp_path / "plan")
+    write_plan(tmp_path / "plan", [*good, {"name": "broken", "notebook": "99_fail.ipynb"},
+                                   {"name": "brief-hiit", "notebook": "40_topic_brief.ipynb",
+                                    "parameters": {"topic": "hiit_ra"}}])
+    assert reports.main_build(plan, out) == 1
+    err = capsys.readouterr().err
+    assert "FAILED broken" in err and "the evidence table is on fire" in err and "NOT published" in err
+    assert (out / reports.SITE_LINK).resolve() == good_site, "the last good site stays in place"
+    assert (good_site / "index.html").read_text() == index_before
+    failed_build = max((out / reports.BUILDS_DIR).iterdir())
+    assert failed_build != good_site
+    assert (failed_build / "brief-hiit.html").is_file(), "the other jobs still build"
+    executed = nbformat.read(failed_build / "notebooks" / "broken.ipynb", as_version=4)
+    assert any(o.get("ename") == "RuntimeError" for c in executed.cells for o in c.get("outputs", []))
+    assert "the evidence table is on fire" in (failed_build / "index.html").read_text()
+
+
+def test_a_second_build_at_once_is_refused_and_harms_nothing(small_build, capsys):
+    plan, out, _ = small_build
+    site_before = (out / reports.SITE_LINK).resolve()
+    with reports.build_lock(out):
+        assert reports.main_build(plan, out) == 3
+    assert "another report build is running" in capsys.readouterr().err
+    assert (out / reports.SITE_LINK).resolve() == site_before
+
+
+# ------------------------------------------------------------------------------ what changed
+def test_changes_page_lists_data_edits(tmp_path, monkeypatch):
+    data = tmp_path / "data"
+    shutil.copytree(paths.data_dir(), data)
+    monkeypatch.setenv("EXINF_DATA_DIR", str(data))
+    plan = write_plan(tmp_path / "plan", [{"name": "claims-review", "notebook": "30_claims_vs_evidence.ipynb"}])
+    out = tmp_path / "out"
+    reports.build_site(plan, out, progress=False)
+
+    claims = read_rows(data / "claims.csv")
+    header = claims[0]
+    row = next(r for r in claims[1:] if r[header.index("verdict")] == "supported")
+    claim_id = row[0]
+    row[header.index("verdict")] = "overstated"
+    write_rows(data / "claims.csv", claims)
+    findings = read_rows(data / "findings.csv")
+    new_finding = list(findings[1])
+    new_finding[0] = new_finding[1] + "_f99"
+    write_rows(data / "findings.csv", [findings[0], *sorted([*findings[1:], new_finding])])
+    assert load_package(data).findings["finding_id"].str.endswith("_f99").sum() == 1  # still valid data
+
+    second = reports.build_site(plan, out, progress=False)
+    assert [r.status for r in second.results] == ["built"], "a data edit invalidates the job"
+    changes = (out / reports.SITE_LINK / "changes.html").read_text()
+    assert f"<code>{new_finding[0]}</code>" in changes
+    assert f"{claim_id}: supported &rarr; overstated" in changes
+    assert re.search(r"<h2 id='studies'>Studies</h2><p>No changes.</p>", changes)
