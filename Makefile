@@ -9,7 +9,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: help setup validate codebook test lint format lab app reports clean
+.PHONY: help setup validate codebook test lint format lab app reports teaching clean
 
 help: ## List the targets
 	@echo "Usage: make TARGET"
@@ -52,6 +52,9 @@ app: $(STAMP) ## Serve the compare-effects notebook as a Voila app, no code show
 
 reports: $(STAMP) ## Build the offline report site into reports/site (open reports/site/index.html)
 	$(BIN)/exinf reports
+
+teaching: $(STAMP) ## Build the lessons: instructor HTML + notebooks and clean student notebooks, into reports/site
+	$(BIN)/exinf reports --only 'lesson-*'
 
 clean: ## Remove the virtual environment and caches
 	rm -rf $(VENV) .pytest_cache .ruff_cache

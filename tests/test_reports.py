@@ -74,11 +74,14 @@ def test_plan_covers_every_topic_and_category_and_the_fixed_reports():
 
 
 def test_invalid_parameters_are_rejected_before_any_kernel_starts(tmp_path, capsys):
-    plan = write_plan(tmp_path / "plan", [
-        {"name": "bad-topic", "notebook": "40_topic_brief.ipynb", "parameters": {"topic": "mice_as_athletes"}},
-        {"name": "bad-name", "notebook": "30_claims_vs_evidence.ipynb", "parameters": {"verdikt": "overstated"}},
-        {"name": "bad-type", "notebook": "40_topic_brief.ipynb", "parameters": {"interactive": "no"}},
-    ])
+    plan = write_plan(
+        tmp_path / "plan",
+        [
+            {"name": "bad-topic", "notebook": "40_topic_brief.ipynb", "parameters": {"topic": "mice_as_athletes"}},
+            {"name": "bad-name", "notebook": "30_claims_vs_evidence.ipynb", "parameters": {"verdikt": "overstated"}},
+            {"name": "bad-type", "notebook": "40_topic_brief.ipynb", "parameters": {"interactive": "no"}},
+        ],
+    )
     with pytest.raises(reports.PlanError) as raised:
         reports.load_plan(plan)
     problems = "\n".join(raised.value.problems)
@@ -161,12 +164,15 @@ def failing_notebook(folder):
     nb.cells = [params, nbformat.v4.new_code_cell("raise RuntimeError('the evidence table is on fire')")]
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     nbformat.write(nb, folder / "99_fail.ipynb")
-    (folder / "99_fail.yaml").write_text(textwrap.dedent("""
+    (folder / "99_fail.yaml").write_text(
+        textwrap.dedent("""
         title: Always fails
         parameters:
           renderer: {type: string, enum: [html, svg, png], default: html, description: charts}
           interactive: {type: boolean, default: true, description: widgets}
-    """), encoding="utf-8")
+    """),
+        encoding="utf-8",
+    )
 
 
 def test_a_failing_job_keeps_the_last_good_site_and_the_others_build(tmp_path, capsys):
@@ -178,9 +184,14 @@ def test_a_failing_job_keeps_the_last_good_site_and_the_others_build(tmp_path, c
     index_before = (good_site / "index.html").read_text()
 
     failing_notebook(tmp_path / "plan")
-    write_plan(tmp_path / "plan", [*good, {"name": "broken", "notebook": "99_fail.ipynb"},
-                                   {"name": "brief-hiit", "notebook": "40_topic_brief.ipynb",
-                                    "parameters": {"topic": "hiit_ra"}}])
+    write_plan(
+        tmp_path / "plan",
+        [
+            *good,
+            {"name": "broken", "notebook": "99_fail.ipynb"},
+            {"name": "brief-hiit", "notebook": "40_topic_brief.ipynb", "parameters": {"topic": "hiit_ra"}},
+        ],
+    )
     assert reports.main_build(plan, out) == 1
     err = capsys.readouterr().err
     assert "FAILED broken" in err and "the evidence table is on fire" in err and "NOT published" in err

@@ -22,6 +22,7 @@ import ast
 import contextlib
 import datetime as dt
 import fcntl
+import fnmatch
 import hashlib
 import html
 import json
@@ -108,6 +109,8 @@ class Job:
     title: str
     description: str
     parameters: dict = field(hash=False)
+    #: Also publish a clean student copy (solutions and teaching notes removed, no outputs).
+    student_copy: bool = False
 
 
 TYPES = {"string": str, "integer": int, "boolean": bool, "number": (int, float)}
@@ -228,7 +231,10 @@ def load_plan(plan_path: Path | None = None, package=None) -> list[Job]:
             values = resolve_choices(ParameterSpec(parameter, "string", None, "", None, f"{table}.{column}"), package)
             axes.append([(parameter, value) for value in values])
         for combination in product(*axes) if axes else [()]:
-            parameters = {**defaults, **(entry.get("parameters") or {}), **dict(combination)}
+            # Plan-wide defaults apply to the notebooks that declare them; a job's own parameters are
+            # always checked, so a typo there is still an error.
+            applicable = {k: v for k, v in defaults.items() if k in spec.parameters}
+            parameters = {**applicable, **(entry.get("parameters") or {}), **dict(combination)}
             values = {k: v for k, v in parameters.items()}
             name = entry["name"].format(**values)
             shown = {
@@ -237,7 +243,7 @@ def load_plan(plan_path: Path | None = None, package=None) -> list[Job]:
             }
             title = spec.title.format(**shown)
             problems += check_parameters(spec, parameters, package, name)
-            jobs.append(Job(name, notebook, title, spec.description, parameters))
+            jobs.append(Job(name, notebook, title, spec.description, parameters, bool(entry.get("student_copy"))))
     names = [job.name for job in jobs]
     duplicates = sorted({n for n in names if names.count(n) > 1})
     problems += [f"job name {n!r} is used more than once" for n in duplicates]
@@ -252,17 +258,15 @@ def load_plan(plan_path: Path | None = None, package=None) -> list[Job]:
 
 
 def select_jobs(jobs: list[Job], only: Iterable[str] | None) -> list[Job]:
-    """The jobs named in ``only`` (exact names); all jobs when ``only`` is empty."""
+    """The jobs named in ``only`` (names or shell patterns such as ``lesson-*``); all jobs when empty."""
     only = list(only or [])
     if not only:
         return jobs
-    known = {job.name for job in jobs}
-    unknown = [name for name in only if name not in known]
+    known = sorted(job.name for job in jobs)
+    unknown = [pattern for pattern in only if not fnmatch.filter(known, pattern)]
     if unknown:
-        raise PlanError(
-            [f"--only {name!r} is not a job of the plan; jobs: {', '.join(sorted(known))}" for name in unknown]
-        )
-    return [job for job in jobs if job.name in set(only)]
+        raise PlanError([f"--only {name!r} matches no job of the plan; jobs: {', '.join(known)}" for name in unknown])
+    return [job for job in jobs if any(fnmatch.fnmatchcase(job.name, pattern) for pattern in only)]
 
 
 # -------------------------------------------------------------------------------- fingerprints
@@ -335,6 +339,13 @@ def run_job(job: Job, build_dir: Path, fingerprint: str, context: dict) -> JobRe
         page = build_dir / f"{job.name}.html"
         page.write_text(notebook_to_html(notebook, job, context), encoding="utf-8")
         outputs.insert(0, page.relative_to(build_dir).as_posix())
+        if job.student_copy:
+            from helpers.teaching import student_copy
+
+            handout = build_dir / "teaching" / f"{job.name}-student.ipynb"
+            handout.parent.mkdir(parents=True, exist_ok=True)
+            nbformat.write(student_copy(nbformat.read(job.notebook, as_version=4)), handout)
+            outputs.append(handout.relative_to(build_dir).as_posix())
         status, error = "built", None
     except Exception as exc:  # a failed job is reported, the others go on
         status = "failed"
@@ -377,7 +388,7 @@ def notebook_to_html(notebook, job: Job, context: dict) -> str:
     exporter.exclude_input_prompt = True
     exporter.exclude_output_prompt = True
     exporter.register_preprocessor(TagRemovePreprocessor(config=config), enabled=True)
-    notebook.metadata.get("widgets", {}).clear()  # no widget state: reports are static
+    notebook.metadata.pop("widgets", None)  # no widget state: reports are static
     resources = {
         "metadata": {"name": job.title},
         "exinf": {"name": job.name, "notebook": job.notebook.name, "parameters": job.parameters, **context},
@@ -647,6 +658,14 @@ def _page(title: str, body: str) -> str:
     )
 
 
+def _output_label(output: str) -> str:
+    if output.startswith("teaching/"):
+        return "student notebook (no solutions)"
+    if output.startswith("notebooks/"):
+        return "executed notebook"
+    return html.escape(output)
+
+
 def render_index(manifest: dict) -> str:
     """The site's front page: one card per report."""
     data = manifest["data_package"]
@@ -657,7 +676,8 @@ def render_index(manifest: dict) -> str:
         if status == "failed":
             link = html.escape(job["title"])
         params = " ".join(f"<code>{html.escape(k)}={html.escape(str(v))}</code>" for k, v in job["parameters"].items())
-        extra = ""
+        files = " &middot; ".join(f"<a href='{html.escape(o)}'>{_output_label(o)}</a>" for o in job["outputs"][1:])
+        extra = f"<p>{files}</p>" if files and status != "failed" else ""
         if status == "failed":
             notebook = next(o for o in job["outputs"] if o.endswith(".ipynb"))
             extra = (
