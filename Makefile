@@ -9,7 +9,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: help setup validate codebook test lint format lab app reports teaching clean
+.PHONY: help setup validate codebook test lint format lab app reports teaching bench clean
 
 help: ## List the targets
 	@echo "Usage: make TARGET"
@@ -55,6 +55,9 @@ reports: $(STAMP) ## Build the offline report site into reports/site (open repor
 
 teaching: $(STAMP) ## Build the lessons: instructor HTML + notebooks and clean student notebooks, into reports/site
 	$(BIN)/exinf reports --only 'lesson-*'
+
+bench: $(STAMP) ## Run the benchmarks (about 30 min); prints a table, writes benchmarks/results/latest.json
+	$(BIN)/python benchmarks/run.py
 
 clean: ## Remove the virtual environment and caches
 	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -148,8 +148,8 @@ def test_charts_stay_under_altairs_row_limit_at_scale(view):
     copies = []
     for i in range(100):
         copy = view.copy()
-        copy["finding_id"] = copy["finding_id"] + f"_{i}"
-        copy["study_id"] = copy["study_id"] + f"_{i}"
+        copy["finding_id"] = copy["finding_id"].astype(str) + f"_{i}"
+        copy["study_id"] = copy["study_id"].astype(str) + f"_{i}"
         copies.append(copy)
     big = pd.concat(copies, ignore_index=True)
     assert len(big) > 5000

@@ -98,3 +98,24 @@ def test_claims_panel_filters_and_shows_linked_evidence(package):
     assert len(panel.links) == len(expected)
     assert set(panel.links["Relation"]) == set(expected["relation"])
     assert "Why:" in panel.detail.value
+
+
+def test_revisiting_a_selection_is_served_from_the_panel_cache(panel):
+    first_chart = panel.chart
+    panel.intervention.value = "omega3"
+    omega3_chart = panel.chart
+    panel.intervention.value = ""
+    assert panel.chart is first_chart, "going back redraws from the cache"
+    panel.intervention.value = "omega3"
+    assert panel.chart is omega3_chart
+    for code in list(panel.package.interventions["intervention_code"])[: explorer.CACHE_SIZE + 2]:
+        panel.intervention.value = code if code in {v for _, v in panel.intervention.options} else ""
+    assert len(panel._cache) <= explorer.CACHE_SIZE
+
+
+def test_table_shows_the_strongest_rows_and_says_how_many_there_are(package):
+    panel = explorer.EvidenceExplorer(package)
+    assert len(panel.table) == min(len(panel.filtered), explorer.TABLE_MAX_ROWS)
+    assert panel.table["Level"].tolist() == sorted(panel.table["Level"].tolist())
+    table = explorer.findings_table(panel.filtered, max_rows=5)
+    assert len(table) == 5 and set(table["Level"]) == {1}

@@ -82,6 +82,15 @@ def _ordered(table: pd.DataFrame, label: str, key: str) -> list[str]:
     return table.sort_values(key)[label].drop_duplicates().tolist()
 
 
+def _verification_colour() -> alt.Color:
+    """Verification status in the same colours on every chart."""
+    return alt.Color(
+        "verification_status:N",
+        title="Verification",
+        scale=alt.Scale(domain=list(VERIFICATION_COLOURS), range=list(VERIFICATION_COLOURS.values())),
+    )
+
+
 def _direction_scale() -> alt.Scale:
     return alt.Scale(domain=list(DIRECTION_COLOURS), range=list(DIRECTION_COLOURS.values()))
 
@@ -325,7 +334,11 @@ def forest_table(view: pd.DataFrame, max_rows: int = FOREST_MAX_ROWS, pooled: bo
 
 
 def _pooled_rows(view: pd.DataFrame, shown: pd.DataFrame) -> pd.DataFrame:
-    estimates = stats.pool_random_effects(view)
+    # Only groups with a row on screen can get a pooled row: pool just those.
+    on_screen = view["outcome_code"].isin(shown["outcome_code"].unique()) & view["effect_measure"].isin(
+        shown["effect_measure"].unique()
+    )
+    estimates = stats.pool_random_effects(view[on_screen.to_numpy()])
     rows = []
     for estimate in estimates:
         member = shown[
@@ -409,11 +422,7 @@ def build_forest_plot(
             .mark_point(filled=True, size=70)
             .encode(
                 x=alt.X("effect:Q", title=x_title),
-                color=alt.Color(
-                    "verification_status:N",
-                    title="Verification",
-                    scale=alt.Scale(domain=list(VERIFICATION_COLOURS), range=list(VERIFICATION_COLOURS.values())),
-                ),
+                color=_verification_colour(),
                 shape=alt.Shape(
                     "ci_text:N",
                     title="Confidence interval",
@@ -475,11 +484,7 @@ def build_evidence_ladder(view: pd.DataFrame, title: str | None = None) -> alt.C
             .encode(
                 x=alt.X("year:Q", title="Publication year", scale=alt.Scale(zero=False), axis=alt.Axis(format="d")),
                 y=y,
-                color=alt.Color(
-                    "verification_status:N",
-                    title="Verification",
-                    scale=alt.Scale(domain=list(VERIFICATION_COLOURS), range=list(VERIFICATION_COLOURS.values())),
-                ),
+                color=_verification_colour(),
                 shape=alt.Shape(
                     "verification_status:N",
                     title="Verification",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
 
 #: The evidence ladder of DESIGN §2: level -> label. Lower is stronger evidence.
@@ -73,6 +74,23 @@ def add_evidence_levels(studies: pd.DataFrame, designs: pd.DataFrame, species: p
 PROVENANCE_COLUMNS = ["short_cite", "identifier", "source_location", "verification_status"]
 
 
+#: Columns of the evidence view stored as categoricals: the codes that filters and summaries group by.
+CATEGORICAL_COLUMNS = [
+    "study_id",
+    "intervention_code",
+    "outcome_code",
+    "condition_code",
+    "topic_code",
+    "direction",
+    "verification_status",
+    "timeframe",
+    "source_location",
+    "intervention_category",
+    "marker_class",
+    "species_group",
+]
+
+
 def identifier_text(pmid: object, doi: object, url: object) -> str:
     """How a study can be found: ``PMID 123; DOI 10.x/y`` or its URL.
 
@@ -138,7 +156,9 @@ def build_evidence_view(package) -> pd.DataFrame:
         identifier_text(p, d, u) for p, d, u in zip(view["pmid"], view["doi"], view["url"], strict=True)
     ]
     view["is_review"] = view["design_code"].isin(["sr", "sr_ma", "narrative_review", "review_unspecified"])
-    return view
+    # Codes become categoricals: filters and group-bys then work on integer codes, which keeps the
+    # explorer responsive at hundreds of thousands of findings (see benchmarks/).
+    return view.astype({column: "category" for column in CATEGORICAL_COLUMNS if column in view})
 
 
 # ------------------------------------------------------------------------------------- filtering
@@ -205,6 +225,53 @@ def filter_findings(view: pd.DataFrame, spec: FindingFilter | None = None, **cri
 DIRECTIONS = ["decrease", "increase", "no_change", "mixed"]
 
 
+#: Columns of :func:`summarise_cells`, after the grouping columns.
+CELL_SUMMARY_COLUMNS = [
+    "n_findings",
+    "n_studies",
+    "best_level",
+    *(f"n_{d}" for d in DIRECTIONS),
+    "main_direction",
+    "agreement",
+    "total_n",
+    "n_studies_without_n",
+    "n_verified",
+    "studies",
+]
+
+#: Tooltips and tables list at most this many studies per cell (strongest first), then "+N more".
+MAX_LISTED_STUDIES = 5
+
+
+def join_by_group(frame: pd.DataFrame, by: list[str], texts: pd.Series | np.ndarray, sep: str) -> pd.Series:
+    """Join ``texts`` within each group of ``frame[by]``, keeping row order (fast path for many groups).
+
+    pandas' ``groupby(...).agg(sep.join)`` builds a Series per group; at thousands of groups that
+    dominates the explorer's redraw time, so the groups are split once with numpy instead.
+    """
+    groups = frame.groupby(by, observed=True, sort=True)
+    codes = groups.ngroup().to_numpy()
+    order = np.argsort(codes, kind="stable")
+    values = np.asarray(texts, dtype=object)[order]
+    bounds = np.flatnonzero(np.diff(codes[order])) + 1
+    joined = [sep.join(chunk) for chunk in np.split(values, bounds)] if len(values) else []
+    return pd.Series(joined, index=groups.size().index, dtype="str")
+
+
+def _listed(frame: pd.DataFrame, by: list[str], text, name: str) -> pd.Series:
+    """Per group, the first MAX_LISTED_STUDIES texts joined by "; ", then "+N more" (vectorised).
+
+    ``text`` maps rows to strings; it is applied only to the rows that are listed.
+    """
+    rank = frame.groupby(by, observed=True).cumcount().to_numpy()
+    keep = rank < MAX_LISTED_STUDIES
+    kept = frame.loc[keep]
+    shown = join_by_group(kept, by, text(kept).to_numpy(), "; ")
+    extra = frame.groupby(by, observed=True).size() - MAX_LISTED_STUDIES
+    suffix = pd.Series([f"; +{n} more" if n > 0 else "" for n in extra.to_numpy()], index=extra.index, dtype="str")
+    return (shown + suffix.reindex(shown.index)).rename(name)
+
+
 def summarise_cells(view: pd.DataFrame, by: tuple[str, ...] = ("intervention_code", "outcome_code")) -> pd.DataFrame:
     """One row per cell (default: intervention x outcome) with what the evidence in it says.
 
@@ -212,32 +279,18 @@ def summarise_cells(view: pd.DataFrame, by: tuple[str, ...] = ("intervention_cod
     level), one count per direction, ``main_direction`` (the most frequent; ties -> "mixed"),
     ``agreement`` (share of findings in the main direction), ``total_n`` (participants summed over
     distinct studies whose N is known), ``n_studies_without_n``, ``n_verified`` and ``studies`` (the
-    short citations, strongest first).
+    short citations, strongest first, at most :data:`MAX_LISTED_STUDIES` then "+N more").
     """
     by = list(by)
     if view.empty:
-        columns = [
-            *by,
-            "n_findings",
-            "n_studies",
-            "best_level",
-            *(f"n_{d}" for d in DIRECTIONS),
-            "main_direction",
-            "agreement",
-            "total_n",
-            "n_studies_without_n",
-            "n_verified",
-            "studies",
-        ]
-        return pd.DataFrame(columns=columns)
+        return pd.DataFrame(columns=[*by, *CELL_SUMMARY_COLUMNS])
     grouped = view.groupby(by, observed=True, sort=True)
-    summary = grouped.agg(
-        n_findings=("finding_id", "size"),
-        n_studies=("study_id", "nunique"),
-        best_level=("evidence_level", "min"),
-        n_verified=("verification_status", lambda s: int((s == "verified").sum())),
+    summary = grouped.agg(n_findings=("finding_id", "size"), best_level=("evidence_level", "min"))
+    summary["n_verified"] = (
+        view["verification_status"].eq("verified").groupby([view[c] for c in by], observed=True).sum()
     )
-    counts = pd.crosstab([view[c] for c in by], view["direction"]).reindex(columns=DIRECTIONS, fill_value=0)
+    counts = view.groupby([*by, "direction"], observed=True).size().unstack("direction", fill_value=0)
+    counts = counts.reindex(columns=DIRECTIONS, fill_value=0)
     counts.columns = [f"n_{d}" for d in DIRECTIONS]
     summary = summary.join(counts)
     direction_counts = summary[[f"n_{d}" for d in DIRECTIONS]].to_numpy()
@@ -246,43 +299,43 @@ def summarise_cells(view: pd.DataFrame, by: tuple[str, ...] = ("intervention_cod
     main = pd.Series([DIRECTIONS[i] for i in direction_counts.argmax(axis=1)], index=summary.index)
     summary["main_direction"] = main.where(~ties, "mixed")
     summary["agreement"] = top / summary["n_findings"]
-    studies = view.drop_duplicates([*by, "study_id"])
-    participants = studies.groupby(by, observed=True)["n_participants"].agg(["sum", lambda s: int(s.isna().sum())])
-    participants.columns = ["total_n", "n_studies_without_n"]
-    summary = summary.join(participants)
-    ordered = studies.sort_values(["evidence_level", "year"])
-    summary["studies"] = ordered.groupby(by, observed=True)["short_cite"].agg("; ".join)
+    narrow = view[list(dict.fromkeys([*by, "study_id", "evidence_level", "year", "short_cite", "n_participants"]))]
+    studies = narrow.drop_duplicates([*by, "study_id"]).sort_values([*by, "evidence_level", "year"])
+    per_study = studies.groupby(by, observed=True)
+    summary["n_studies"] = per_study.size()
+    summary["total_n"] = per_study["n_participants"].sum()
+    summary["n_studies_without_n"] = (
+        studies["n_participants"].isna().groupby([studies[c] for c in by], observed=True).sum()
+    )
+    summary["studies"] = _listed(studies, by, lambda rows: rows["short_cite"].astype("str"), "studies")
     summary["best_level"] = summary["best_level"].astype("Int64")
     summary["total_n"] = summary["total_n"].astype("Int64")
-    return summary.reset_index()
+    return summary[CELL_SUMMARY_COLUMNS].reset_index()
 
 
 def summarise_provenance(view: pd.DataFrame, by: list[str]) -> pd.DataFrame:
     """Per group: which studies (with identifiers), where the numbers were read, how verified.
 
-    Used for tooltips of aggregated chart marks, so every mark still names its sources.
+    Used for tooltips of aggregated chart marks, so every mark still names its sources (the
+    strongest :data:`MAX_LISTED_STUDIES` studies, then how many more).
     """
     if view.empty:
         return pd.DataFrame(columns=[*by, "sources", "source_locations", "verification"])
-    studies = view.drop_duplicates([*by, "study_id"]).sort_values(["evidence_level", "year"])
-    sources = (
-        studies.groupby(by, observed=True)
-        .apply(
-            lambda g: "; ".join(f"{c} ({i})" for c, i in zip(g["short_cite"], g["identifier"], strict=True)),
-            include_groups=False,
-        )
-        .rename("sources")
+    narrow = view[list(dict.fromkeys([*by, "study_id", "evidence_level", "year", "short_cite", "identifier"]))]
+    studies = narrow.drop_duplicates([*by, "study_id"]).sort_values([*by, "evidence_level", "year"])
+    sources = _listed(
+        studies,
+        by,
+        lambda rows: rows["short_cite"].astype("str") + " (" + rows["identifier"].astype("str") + ")",
+        "sources",
     )
-    locations = (
-        view.groupby(by, observed=True)["source_location"]
-        .agg(lambda s: "; ".join(sorted(set(s))))
-        .rename("source_locations")
-    )
-    verification = (
-        view.groupby(by, observed=True)["verification_status"]
-        .agg(lambda s: ", ".join(f"{n} {status}" for status, n in s.value_counts().items()))
-        .rename("verification")
-    )
+    locations = view[[*by, "source_location"]].drop_duplicates()
+    locations = locations.astype({"source_location": "str"}).sort_values([*by, "source_location"])
+    locations = join_by_group(locations, by, locations["source_location"].to_numpy(), "; ").rename("source_locations")
+    statuses = view.groupby([*by, "verification_status"], observed=True).size().rename("n").reset_index()
+    statuses = statuses[statuses["n"] > 0].sort_values([*by, "n"], ascending=[True] * len(by) + [False], kind="stable")
+    texts = statuses["n"].astype(str) + " " + statuses["verification_status"].astype(str)
+    verification = join_by_group(statuses, by, texts.to_numpy(), ", ").rename("verification")
     return pd.concat([sources, locations, verification], axis=1).reset_index()
 
 

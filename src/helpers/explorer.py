@@ -54,8 +54,21 @@ def _options(pairs: list[tuple[str, str]], everything: str) -> list[tuple[str, s
     return [(everything, ALL), *pairs]
 
 
-def findings_table(view: pd.DataFrame) -> pd.DataFrame:
-    """The findings in view as a readable table: the chart's text alternative."""
+#: Selections whose chart and table the panel keeps, most recent last.
+CACHE_SIZE = 32
+
+#: The panel's table shows at most this many findings (strongest evidence first); the CSV export has all.
+TABLE_MAX_ROWS = 200
+
+
+def findings_table(view: pd.DataFrame, max_rows: int | None = None) -> pd.DataFrame:
+    """The findings in view as a readable table: the chart's text alternative.
+
+    With ``max_rows``, only the first rows (strongest evidence first) are formatted.
+    """
+    view = view.sort_values(["evidence_level", "short_cite", "outcome_label"])
+    if max_rows is not None:
+        view = view.head(max_rows)
     table = view.assign(
         effect_text=[
             charts._effect_text(v, lo, hi) + (f" {m.upper()}" if m != "none" else "")
@@ -64,7 +77,6 @@ def findings_table(view: pd.DataFrame) -> pd.DataFrame:
             )
         ]
     )
-    table = table.sort_values(["evidence_level", "short_cite", "outcome_label"])
     table = table[list(TABLE_COLUMNS)].rename(columns=TABLE_COLUMNS).reset_index(drop=True)
     return table.astype("object").where(table.notna(), "")  # blank, not "NaN", for unknown values
 
@@ -113,6 +125,7 @@ class EvidenceExplorer:
         self.filtered: pd.DataFrame = self.view
         self.chart = None
         self.table: pd.DataFrame = pd.DataFrame()
+        self._cache: dict = {}
         self._build_controls(chart)
         self._updating = False
         for name, value in initial.items():
@@ -267,19 +280,34 @@ class EvidenceExplorer:
         return builders[self.chart_kind.value](view)
 
     def update(self) -> None:
-        """Recompute the filtered findings, chart, table and summary from the controls."""
+        """Recompute the filtered findings, chart, table and summary from the controls.
+
+        Results are kept for the last :data:`CACHE_SIZE` selections, so going back to an earlier
+        choice (e.g. "All interventions") redraws at once; the data never change under a panel.
+        """
         if self._updating:
             return
-        self.filtered = evidence.filter_findings(self.view, self.selection)
-        self.chart = self.build_chart(self.filtered)
-        self.table = findings_table(self.filtered)
+        key = (self.selection, self.chart_kind.value, self.colour_by.value)
+        cached = self._cache.pop(key, None)
+        if cached is None:
+            filtered = evidence.filter_findings(self.view, self.selection)
+            cached = (filtered, self.build_chart(filtered), findings_table(filtered, max_rows=TABLE_MAX_ROWS))
+        self._cache[key] = cached
+        while len(self._cache) > CACHE_SIZE:
+            self._cache.pop(next(iter(self._cache)))
+        self.filtered, self.chart, self.table = cached
         self.colour_by.layout.display = "" if self.chart_kind.value == "evidence_map" else "none"
         n_findings, n_studies = len(self.filtered), self.filtered["study_id"].nunique()
         levels = self.filtered["evidence_level"].dropna()
         strongest = f"; strongest evidence: level {int(levels.min())}" if len(levels) else ""
+        shown = (
+            ""
+            if n_findings <= TABLE_MAX_ROWS
+            else f" The table lists the {TABLE_MAX_ROWS} strongest; export CSV for all."
+        )
         self.summary.value = (
             f"<b>{n_findings}</b> findings from <b>{n_studies}</b> studies{strongest}. "
-            "Hover over a mark for its study, PMID/DOI, where the number was read and how it was checked."
+            "Hover over a mark for its study, PMID/DOI, where the number was read and how it was checked." + shown
         )
         self.downloads.value = ""
         _show(self.chart_output, self.chart)

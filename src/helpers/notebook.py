@@ -45,12 +45,22 @@ def codes(package, table: str) -> list[str]:
     return package.tables[table][key[0] if isinstance(key, list) else key].tolist()
 
 
-def show_table(frame: pd.DataFrame, columns: dict[str, str] | None = None):
-    """A readable table for notebooks and reports: chosen columns renamed, no index, text left-aligned."""
+#: Tables in notebooks and reports show at most this many rows (the data folder has everything).
+TABLE_MAX_ROWS = 200
+
+
+def show_table(frame: pd.DataFrame, columns: dict[str, str] | None = None, max_rows: int = TABLE_MAX_ROWS):
+    """A readable table for notebooks and reports: chosen columns renamed, no index, text left-aligned.
+
+    At most ``max_rows`` rows are shown, with a caption saying how many there are in all.
+    """
     table = frame[list(columns)].rename(columns=columns) if columns else frame
-    table = table.reset_index(drop=True)
+    total = len(table)
+    table = table.head(max_rows).reset_index(drop=True)
+    caption = f"First {max_rows} of {total} rows; export or open the data package for all." if total > max_rows else ""
     return (
         table.style.hide(axis="index")
+        .set_caption(caption)
         .format(na_rep="")
         .set_properties(**{"text-align": "left", "vertical-align": "top"})
         .set_table_styles([{"selector": "th", "props": [("text-align", "left")]}])

@@ -9,19 +9,41 @@ keeps its interactivity (tooltips). ``renderer="svg"`` draws static SVG instead 
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 from functools import lru_cache
+from pathlib import Path
 
 RENDERERS = ("html", "svg", "png")
 
 
+def _cache_dir() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "exercise-inflammation-explorer"
+
+
 @lru_cache(maxsize=1)
 def javascript_bundle() -> str:
-    """vl-convert's bundle of vega, vega-lite and vega-embed (about 0.9 MB), built once per process."""
+    """vl-convert's bundle of vega, vega-lite and vega-embed (about 0.9 MB).
+
+    Building it takes over a second, which every report kernel would pay again; it is cached on disk
+    per vl-convert and Vega-Lite version (``~/.cache/exercise-inflammation-explorer``).
+    """
     import vl_convert as vlc
     from altair.utils._importers import vl_version_for_vl_convert
 
-    return vlc.javascript_bundle(vl_version=vl_version_for_vl_convert())
+    vl_version = vl_version_for_vl_convert()
+    cached = _cache_dir() / f"vega-bundle-{vlc.__version__}-{vl_version}.js"
+    with contextlib.suppress(OSError):
+        return cached.read_text(encoding="utf-8")
+    bundle = vlc.javascript_bundle(vl_version=vl_version)
+    with contextlib.suppress(OSError):  # a read-only home only costs the cache
+        cached.parent.mkdir(parents=True, exist_ok=True)
+        temporary = cached.with_suffix(f".{os.getpid()}.tmp")
+        temporary.write_text(bundle, encoding="utf-8")
+        os.replace(temporary, cached)
+    return bundle
 
 
 def bundle_script() -> str:

@@ -9,10 +9,10 @@ they overlap, and pooling them would count the same participants twice.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from statistics import NormalDist
 
 import numpy as np
 import pandas as pd
-from scipy.stats import norm
 
 #: Measures on a common scale across studies (mean differences only within one unit).
 POOLABLE_MEASURES = {"smd", "md", "wmd"}
@@ -27,7 +27,7 @@ def standard_error_from_ci(ci_low: pd.Series, ci_high: pd.Series, level_pct: pd.
         1.0
     """
     level = pd.Series(level_pct, index=ci_low.index, dtype="float64").fillna(95.0)
-    z = norm.ppf(0.5 + level.to_numpy() / 200.0)
+    z = np.array([NormalDist().inv_cdf(0.5 + pct / 200.0) for pct in level.to_numpy()])
     return (ci_high - ci_low) / (2.0 * z)
 
 
@@ -79,9 +79,9 @@ def pool_random_effects(view: pd.DataFrame, min_studies: int = 2) -> list[Pooled
         se = standard_error_from_ci(group["ci_low_standardised"], group["ci_high_standardised"], group["ci_level_pct"])
         effects = group["effect_standardised"].to_numpy(dtype=float)
         variances = np.square(se.to_numpy(dtype=float))
-        # With tau2 < 0 statsmodels' own random-effects variances can go negative (sqrt warnings);
-        # that branch is discarded below, so the warning is silenced for this call only.
-        with np.errstate(invalid="ignore"):
+        # With tau2 <= 0 statsmodels divides by Q (0 for identical estimates) and takes roots of negative
+        # variances; that branch is discarded below, so numpy warnings are silenced for this call only.
+        with np.errstate(invalid="ignore", divide="ignore"):
             result = combine_effects(effects, variances, method_re="dl")
             intervals = result.conf_int(alpha=0.05, use_t=False)
         # statsmodels' DL moment estimate is not truncated at zero; the DerSimonian-Laird estimator

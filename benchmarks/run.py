@@ -1,0 +1,358 @@
+"""Benchmarks: report builds, interaction latency, load and validate, report size.
+
+Every figure is the median of ``--repeats`` runs (at least five) with its spread (min-max), and
+every ratio is measured in the same run. Results print as a table and are written as JSON to
+``benchmarks/results/`` (``latest.json`` plus a timestamped copy).
+
+    make bench                                   # everything (about half an hour on 2 cores)
+    .venv/bin/python benchmarks/run.py --only latency --repeats 5
+
+Sections: ``build`` (our builder, cold and unchanged, versus the plain papermill + nbconvert loop),
+``latency`` (widget change to chart ready, headless, at the curated size and 10k/100k/1M findings),
+``voila`` (redraw in Chromium at the curated size and 100k), ``load`` (load + validate time and
+peak memory, 1k to 1M findings), ``size`` (HTML size per report at 100k findings).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # for tests.browser (the shared Chromium set-up)
+RESULTS = ROOT / "benchmarks" / "results"
+SECTIONS = ["build", "latency", "voila", "load", "size"]
+TARGETS = {
+    "build_cold_speedup": ("cold build vs plain loop", ">= 3x"),
+    "build_unchanged_speedup": ("unchanged rebuild vs plain loop", ">= 20x"),
+    "latency_100k": ("widget change -> chart, 100k findings", "< 100 ms"),
+    "voila_100k": ("Voila redraw, 100k findings", "< 500 ms"),
+    "size_100k": ("largest report at 100k findings", "< 1.5 MB"),
+}
+
+
+def summary(values: list[float]) -> dict:
+    return {
+        "median": statistics.median(values),
+        "min": min(values),
+        "max": max(values),
+        "runs": len(values),
+        "values": values,
+    }
+
+
+def fmt(stat: dict, unit: str = "s", scale: float = 1.0) -> str:
+    return (
+        f"{stat['median'] * scale:.3g} {unit} ({stat['min'] * scale:.3g}-{stat['max'] * scale:.3g}, n={stat['runs']})"
+    )
+
+
+def synthetic(n: int, cache: dict, workdir: Path) -> Path:
+    from helpers.synthetic import write_synthetic_package
+
+    if n not in cache:
+        cache[n] = write_synthetic_package(workdir / f"synthetic-{n}", n, seed=42)
+    return cache[n]
+
+
+# -------------------------------------------------------------------------------------- build
+def plain_loop(jobs, out: Path) -> None:
+    """What a user would write: papermill, then jupyter nbconvert, one job after another."""
+    bin_dir = Path(sys.executable).parent
+    out.mkdir(parents=True, exist_ok=True)
+    for job in jobs:
+        executed = out / f"{job.name}.ipynb"
+        arguments = [str(bin_dir / "papermill"), str(job.notebook), str(executed), "--cwd", str(job.notebook.parent)]
+        for key, value in job.parameters.items():
+            arguments += ["-p", key, str(value)]
+        subprocess.run(arguments, check=True, capture_output=True)
+        subprocess.run(
+            [str(bin_dir / "jupyter"), "nbconvert", "--to", "html", "--no-input", str(executed)],
+            check=True,
+            capture_output=True,
+        )
+
+
+def bench_build(repeats: int, workdir: Path) -> dict:
+    from helpers import reports
+
+    jobs = reports.load_plan()
+    cold, plain, unchanged = [], [], []
+    for run in range(repeats):
+        out = workdir / f"build-{run}"
+        start = time.perf_counter()
+        result = reports.build_site(out_dir=out, progress=False)
+        cold.append(time.perf_counter() - start)
+        assert result.published, [r.error for r in result.failures]
+        start = time.perf_counter()
+        again = reports.build_site(out_dir=out, progress=False)
+        unchanged.append(time.perf_counter() - start)
+        assert {r.status for r in again.results} == {"unchanged"}
+        start = time.perf_counter()
+        plain_loop(jobs, workdir / f"plain-{run}")
+        plain.append(time.perf_counter() - start)
+        shutil.rmtree(out, ignore_errors=True)
+        shutil.rmtree(workdir / f"plain-{run}", ignore_errors=True)
+        print(
+            f"  build run {run + 1}: cold {cold[-1]:.1f} s, unchanged {unchanged[-1]:.2f} s, plain {plain[-1]:.1f} s",
+            flush=True,
+        )
+    return {
+        "jobs": len(jobs),
+        "workers": os.cpu_count(),
+        "cold_builder_s": summary(cold),
+        "unchanged_builder_s": summary(unchanged),
+        "plain_loop_s": summary(plain),
+        "cold_speedup": summary([p / c for p, c in zip(plain, cold, strict=True)]),
+        "unchanged_speedup": summary([p / u for p, u in zip(plain, unchanged, strict=True)]),
+    }
+
+
+# ------------------------------------------------------------------------------------ latency
+def bench_latency(repeats: int, workdir: Path, cache: dict, sizes: list[int]) -> dict:
+    from helpers import data, explorer
+
+    results = {}
+    for n in sizes:
+        path = data.paths.data_dir() if n == 0 else synthetic(n, cache, workdir)
+        package = data.load_package(path)
+        start = time.perf_counter()
+        panel = explorer.EvidenceExplorer(package)
+        build_s = time.perf_counter() - start
+        n_findings = len(package.findings)
+        codes = [c for c in package.interventions["intervention_code"] if c in set(panel.view["intervention_code"])]
+        cold, warm, all_cold = [], [], []
+        for run in range(repeats):
+            code = codes[run % len(codes)]
+            panel._cache.clear()
+            panel.update()  # "all" is the current selection; drop it from the cache afterwards
+            panel._cache.clear()
+            start = time.perf_counter()
+            panel.intervention.value = code  # a selection not seen before: computed from scratch
+            panel.chart.to_dict()
+            cold.append(time.perf_counter() - start)
+            start = time.perf_counter()
+            panel.intervention.value = ""  # back to all: first time since the cache was cleared
+            panel.chart.to_dict()
+            all_cold.append(time.perf_counter() - start)
+            panel.intervention.value = code
+            start = time.perf_counter()
+            panel.intervention.value = ""  # revisit: served from the panel's cache
+            panel.chart.to_dict()
+            warm.append(time.perf_counter() - start)
+        label = "curated" if n == 0 else f"{n // 1000}k" if n < 1_000_000 else "1M"
+        results[label] = {
+            "findings": n_findings,
+            "panel_build_s": build_s,
+            "change_to_one_intervention_s": summary(cold),
+            "change_to_all_cold_s": summary(all_cold),
+            "change_to_all_cached_s": summary(warm),
+        }
+        print(
+            f"  latency {label}: one intervention {fmt(summary(cold), 'ms', 1000)}, "
+            f"all {fmt(summary(all_cold), 'ms', 1000)}, cached {fmt(summary(warm), 'ms', 1000)}",
+            flush=True,
+        )
+        del panel, package
+    return results
+
+
+# -------------------------------------------------------------------------------------- voila
+def bench_voila(repeats: int, workdir: Path, cache: dict, sizes: list[int]) -> dict:
+    from playwright.sync_api import sync_playwright
+
+    from helpers import paths
+    from tests.browser import offline_page, voila_server
+
+    results = {}
+    notebook = paths.notebooks_dir() / "20_compare_effects.ipynb"
+    for n in sizes:
+        env_before = os.environ.get("EXINF_DATA_DIR")
+        if n:
+            os.environ["EXINF_DATA_DIR"] = str(synthetic(n, cache, workdir))
+        try:
+            with (
+                voila_server(notebook, workdir / f"voila-{n}.log") as url,
+                sync_playwright() as playwright,
+                offline_page(playwright) as (page, _blocked, _errors),
+            ):
+                page.goto(url, timeout=600_000)
+                page.locator(".widget-output .vega-embed svg").first.wait_for(timeout=600_000)
+                select = page.locator(".widget-dropdown:has(label:text-is('Intervention')) select")
+                labels = [o for o in select.locator("option").all_inner_texts() if not o.startswith("All")]
+                times = []
+                for run in range(repeats):
+                    page.evaluate(
+                        "document.querySelectorAll('.widget-output .vega-embed svg')"
+                        ".forEach(s => s.setAttribute('data-old', '1'))"
+                    )
+                    start = time.perf_counter()
+                    select.select_option(label=labels[run % len(labels)])
+                    page.wait_for_function(
+                        "document.querySelector('.widget-output .vega-embed svg:not([data-old])')", timeout=120_000
+                    )
+                    times.append(time.perf_counter() - start)
+        finally:
+            if env_before is None:
+                os.environ.pop("EXINF_DATA_DIR", None)
+            else:
+                os.environ["EXINF_DATA_DIR"] = env_before
+        label = "curated" if n == 0 else f"{n // 1000}k"
+        results[label] = {"redraw_s": summary(times)}
+        print(f"  voila {label}: redraw {fmt(summary(times), 'ms', 1000)}", flush=True)
+    return results
+
+
+# --------------------------------------------------------------------------------------- load
+LOAD_SCRIPT = """
+import resource, sys, time
+start = time.perf_counter()
+from helpers.data import load_package
+package = load_package(sys.argv[1])
+elapsed = time.perf_counter() - start
+print(elapsed, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, len(package.findings))
+"""
+
+
+def bench_load(repeats: int, workdir: Path, cache: dict, sizes: list[int]) -> dict:
+    results = {}
+    for n in sizes:
+        path = synthetic(n, cache, workdir)
+        times, peaks = [], []
+        for _ in range(repeats):
+            output = subprocess.run(
+                [sys.executable, "-c", LOAD_SCRIPT, str(path)], check=True, capture_output=True, text=True
+            ).stdout.split()
+            times.append(float(output[0]))
+            peaks.append(int(output[1]) / 1024)  # ru_maxrss is in KiB on Linux
+        label = f"{n // 1000}k" if n < 1_000_000 else "1M"
+        results[label] = {
+            "findings": n,
+            "load_validate_s": summary(times),
+            "peak_rss_mb": summary(peaks),
+            "csv_mb": (path / "findings.csv").stat().st_size / 1e6,
+        }
+        print(f"  load {label}: {fmt(summary(times))}, peak {summary(peaks)['median']:.0f} MB", flush=True)
+    return results
+
+
+# --------------------------------------------------------------------------------------- size
+def bench_size(workdir: Path, cache: dict, n: int) -> dict:
+    from helpers import reports
+
+    env_before = os.environ.get("EXINF_DATA_DIR")
+    os.environ["EXINF_DATA_DIR"] = str(synthetic(n, cache, workdir))
+    try:
+        result = reports.build_site(out_dir=workdir / "size-build", progress=False)
+    finally:
+        if env_before is None:
+            os.environ.pop("EXINF_DATA_DIR", None)
+        else:
+            os.environ["EXINF_DATA_DIR"] = env_before
+    sizes = {
+        r.name: (result.build_dir / r.outputs[0]).stat().st_size / 1e6 for r in result.results if r.status != "failed"
+    }
+    failed = [r.name for r in result.failures]
+    print(
+        f"  size at {n}: largest {max(sizes.values()):.2f} MB ({max(sizes, key=sizes.get)}); failed: {failed}",
+        flush=True,
+    )
+    return {
+        "findings": n,
+        "html_mb": sizes,
+        "largest_mb": max(sizes.values()),
+        "failed": failed,
+        "note": "sizes are deterministic for a given seed: one build",
+    }
+
+
+# ------------------------------------------------------------------------------------ report
+def machine() -> dict:
+    info = {"python": platform.python_version(), "platform": platform.platform(), "cpus": os.cpu_count()}
+    try:
+        with open("/proc/meminfo") as handle:
+            info["memory_gb"] = round(int(handle.readline().split()[1]) / 1024 / 1024, 1)
+        with open("/proc/cpuinfo") as handle:
+            info["cpu"] = next(line.split(":", 1)[1].strip() for line in handle if line.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    return info
+
+
+def targets_table(results: dict) -> list[tuple[str, str, str, str]]:
+    rows = []
+    if "build" in results:
+        b = results["build"]
+        rows.append((*TARGETS["build_cold_speedup"], f"{b['cold_speedup']['median']:.2f}x"))
+        rows.append((*TARGETS["build_unchanged_speedup"], f"{b['unchanged_speedup']['median']:.0f}x"))
+    if "latency" in results and "100k" in results["latency"]:
+        lat = results["latency"]["100k"]
+        rows.append(
+            (
+                *TARGETS["latency_100k"],
+                f"one intervention {lat['change_to_one_intervention_s']['median'] * 1000:.0f} ms; "
+                f"all (uncached) {lat['change_to_all_cold_s']['median'] * 1000:.0f} ms",
+            )
+        )
+    if "voila" in results and "100k" in results["voila"]:
+        rows.append((*TARGETS["voila_100k"], f"{results['voila']['100k']['redraw_s']['median'] * 1000:.0f} ms"))
+    if "size" in results:
+        rows.append((*TARGETS["size_100k"], f"{results['size']['largest_mb']:.2f} MB"))
+    return rows
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--only", action="append", choices=SECTIONS, help="run only these sections (repeatable)")
+    parser.add_argument("--repeats", type=int, default=5, help="runs per figure (at least 5 for reported figures)")
+    parser.add_argument("--max-size", type=int, default=1_000_000, help="largest synthetic size (default 1M)")
+    args = parser.parse_args(argv)
+    sections = args.only or SECTIONS
+    command = "python benchmarks/run.py " + " ".join(sys.argv[1:])
+    results: dict = {
+        "machine": machine(),
+        "started": dt.datetime.now(dt.UTC).isoformat(),
+        "repeats": args.repeats,
+        "command": command.strip(),
+    }
+    cache: dict = {}
+    sizes = [n for n in [10_000, 100_000, 1_000_000] if n <= args.max_size]
+    with tempfile.TemporaryDirectory(prefix="exinf-bench-") as tmp:
+        workdir = Path(tmp)
+        os.environ["EXINF_REPORTS_DIR"] = str(workdir / "reports")
+        if "build" in sections:
+            results["build"] = bench_build(args.repeats, workdir)
+        if "latency" in sections:
+            results["latency"] = bench_latency(args.repeats, workdir, cache, [0, *sizes])
+        if "voila" in sections:
+            results["voila"] = bench_voila(args.repeats, workdir, cache, [0, 100_000])
+        if "load" in sections:
+            results["load"] = bench_load(args.repeats, workdir, cache, [1_000, *sizes])
+        if "size" in sections:
+            results["size"] = bench_size(workdir, cache, 100_000)
+    results["finished"] = dt.datetime.now(dt.UTC).isoformat()
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
+    for target in (RESULTS / "latest.json", RESULTS / f"{stamp}.json"):
+        target.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
+    print("\nTargets")
+    print(f"{'figure':44s} {'target':10s} measured")
+    for name, target, measured in targets_table(results):
+        print(f"{name:44s} {target:10s} {measured}")
+    print(f"\nMachine: {results['machine']}")
+    print(f"Results: {RESULTS / 'latest.json'}\nRerun: {command}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,41 @@
+"""Offline rendering helpers: the Vega bundle (cached on disk) and notebook tables."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from helpers import notebook, offline
+
+
+def test_vega_bundle_is_cached_on_disk_per_version(tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    offline.javascript_bundle.cache_clear()
+    bundle = offline.javascript_bundle()
+    cached = list((tmp_path / "exercise-inflammation-explorer").glob("vega-bundle-*.js"))
+    assert len(cached) == 1 and cached[0].read_text(encoding="utf-8") == bundle
+    assert "vegaEmbed" in bundle and len(bundle) > 500_000
+    cached[0].write_text("/* marker */", encoding="utf-8")
+    offline.javascript_bundle.cache_clear()
+    assert offline.javascript_bundle() == "/* marker */", "the cached copy is used"
+    offline.javascript_bundle.cache_clear()
+
+
+def test_bundle_script_defines_vega_embed_without_a_network():
+    script = offline.bundle_script()
+    assert "VEGA_DEBUG" in script and "define('vega-embed'" in script
+    assert "cdn.jsdelivr" not in script and "https://" not in script.split("(function(){", 1)[0]
+
+
+def test_enable_rejects_unknown_renderers():
+    with pytest.raises(ValueError, match="renderer must be one of"):
+        offline.enable("pdf")
+
+
+def test_show_table_caps_rows_and_says_so():
+    frame = pd.DataFrame({"a": range(250), "b": ["x"] * 250})
+    html = notebook.show_table(frame, {"a": "A"}).to_html()
+    assert html.count("<tr>") <= notebook.TABLE_MAX_ROWS + 2
+    assert "First 200 of 250 rows" in html and ">A<" in html
+    small = notebook.show_table(frame.head(3)).to_html()
+    assert "First" not in small
