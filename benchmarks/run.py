@@ -214,13 +214,15 @@ def bench_voila(repeats: int, workdir: Path, cache: dict, sizes: list[int]) -> d
 
 
 # --------------------------------------------------------------------------------------- load
+# Peak memory is VmHWM of the child: ru_maxrss would carry the parent's high-water mark over the fork.
 LOAD_SCRIPT = """
-import resource, sys, time
+import sys, time
 start = time.perf_counter()
 from helpers.data import load_package
 package = load_package(sys.argv[1])
 elapsed = time.perf_counter() - start
-print(elapsed, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, len(package.findings))
+peak_kib = next(int(line.split()[1]) for line in open("/proc/self/status") if line.startswith("VmHWM:"))
+print(elapsed, peak_kib, len(package.findings))
 """
 
 
@@ -234,7 +236,7 @@ def bench_load(repeats: int, workdir: Path, cache: dict, sizes: list[int]) -> di
                 [sys.executable, "-c", LOAD_SCRIPT, str(path)], check=True, capture_output=True, text=True
             ).stdout.split()
             times.append(float(output[0]))
-            peaks.append(int(output[1]) / 1024)  # ru_maxrss is in KiB on Linux
+            peaks.append(int(output[1]) / 1024)  # VmHWM is in KiB
         label = f"{n // 1000}k" if n < 1_000_000 else "1M"
         results[label] = {
             "findings": n,

@@ -61,3 +61,9 @@ def test_chart_images_render_offline(view):
     svg = export.chart_to_svg(chart)
     assert svg.lstrip().startswith("<svg") and "Direction of findings by evidence level" in svg
     assert export.chart_to_png(chart, scale=1).startswith(b"\x89PNG\r\n\x1a\n")
+
+
+def test_reference_list_is_capped_and_says_how_many_more(package):
+    text = export.reference_list(package.studies, max_items=10)
+    assert text.count("\n- **") + text.startswith("- **") == 10
+    assert f"… and {len(package.studies) - 10} more studies" in text

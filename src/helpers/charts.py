@@ -55,7 +55,7 @@ MARKER_CLASS_ORDER = [
 #: Forest plots show at most this many rows (strongest evidence first); the rest are counted.
 FOREST_MAX_ROWS = 60
 #: The evidence ladder draws one mark per study up to this many studies, then aggregates.
-LADDER_MAX_POINTS = 2000
+LADDER_MAX_POINTS = 300
 
 
 def _finish(chart: alt.TopLevelMixin, description: str) -> alt.TopLevelMixin:
@@ -89,6 +89,12 @@ def _verification_colour() -> alt.Color:
         title="Verification",
         scale=alt.Scale(domain=list(VERIFICATION_COLOURS), range=list(VERIFICATION_COLOURS.values())),
     )
+
+
+def _encoded_only(table: pd.DataFrame, tooltip: list[alt.Tooltip], fields: list[str]) -> pd.DataFrame:
+    """Only the columns a chart encodes or shows in its tooltip: the rest would only weigh down the page."""
+    used = dict.fromkeys([*fields, *(t.shorthand.split(":")[0] for t in tooltip)])
+    return table[[c for c in used if c in table]]
 
 
 def _direction_scale() -> alt.Scale:
@@ -153,7 +159,11 @@ def build_evidence_map(view: pd.DataFrame, colour_by: str = "direction", title: 
     n_outcomes = table["outcome_label"].nunique()
     n_interventions = table["intervention_label"].nunique()
     points = (
-        alt.Chart(table)
+        alt.Chart(
+            _encoded_only(
+                table, tooltip, ["outcome_label", "intervention_label", "n_findings", "main_direction", "best_level"]
+            )
+        )
         .mark_circle(opacity=0.85, stroke="#333", strokeWidth=0.5)
         .encode(
             x=alt.X(
@@ -334,11 +344,10 @@ def forest_table(view: pd.DataFrame, max_rows: int = FOREST_MAX_ROWS, pooled: bo
 
 
 def _pooled_rows(view: pd.DataFrame, shown: pd.DataFrame) -> pd.DataFrame:
-    # Only groups with a row on screen can get a pooled row: pool just those.
-    on_screen = view["outcome_code"].isin(shown["outcome_code"].unique()) & view["effect_measure"].isin(
-        shown["effect_measure"].unique()
-    )
-    estimates = stats.pool_random_effects(view[on_screen.to_numpy()])
+    # Only groups with a row on screen can get a pooled row: pool just those (at most one per row).
+    keys = stats.pool_keys(view)
+    shown_keys = set(stats.pool_keys(shown))
+    estimates = stats.pool_random_effects(view[keys.isin(shown_keys).to_numpy()])
     rows = []
     for estimate in estimates:
         member = shown[

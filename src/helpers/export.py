@@ -184,10 +184,11 @@ def _vl_version() -> str:
     return vl_version_for_vl_convert()
 
 
-def reference_list(frame: pd.DataFrame) -> str:
-    """A Markdown list of full citations with their PMID/DOI links, one per study."""
+def reference_list(frame: pd.DataFrame, max_items: int = 100) -> str:
+    """A Markdown list of full citations with their PMID/DOI links, one per study (at most ``max_items``)."""
     lines = []
-    for _, row in _studies(frame).sort_values(["year", "study_id"]).iterrows():
+    studies = _studies(frame).sort_values(["year", "study_id"])
+    for _, row in studies.head(max_items).iterrows():
         links = []
         if _value(row, "pmid"):
             links.append(f"[PMID {row['pmid']}](https://pubmed.ncbi.nlm.nih.gov/{row['pmid']}/)")
@@ -198,4 +199,6 @@ def reference_list(frame: pd.DataFrame) -> str:
         status = _value(row, "verification_status") or _value(row, "study_verification_status") or ""
         flag = "" if status == "verified" else f" *(record {status})*"
         lines.append(f"- **{row['study_id']}**: {row['full_citation']} {' · '.join(links)}{flag}")
+    if len(studies) > max_items:
+        lines.append(f"- … and {len(studies) - max_items} more studies (all are in the data package).")
     return "\n".join(lines)

@@ -48,6 +48,13 @@ class PooledEstimate:
     study_ids: tuple[str, ...]
 
 
+def pool_keys(frame: pd.DataFrame) -> pd.Series:
+    """The pooling group of each row (outcome, measure, timeframe, unit) as one string."""
+    unit = frame["value_unit"].astype("object").where(frame["effect_measure"] != "smd", "").fillna("")
+    parts = [frame["outcome_code"], frame["effect_measure"], frame["timeframe"], unit]
+    return pd.Series(["|".join(map(str, key)) for key in zip(*parts, strict=True)], index=frame.index)
+
+
 def poolable_findings(view: pd.DataFrame) -> pd.DataFrame:
     """Findings that may enter a random-effects pool: primary studies with a standardised effect and CI."""
     eligible = (
