@@ -82,6 +82,15 @@ def _ordered(table: pd.DataFrame, label: str, key: str) -> list[str]:
     return table.sort_values(key)[label].drop_duplicates().tolist()
 
 
+def _provenance_tooltip() -> list[alt.Tooltip]:
+    """Tooltip lines naming the sources of an aggregated mark (see evidence.summarise_provenance)."""
+    return [
+        alt.Tooltip("sources:N", title="Studies (PMID/DOI)"),
+        alt.Tooltip("source_locations:N", title="Read in"),
+        alt.Tooltip("verification:N", title="Verification"),
+    ]
+
+
 def _verification_colour() -> alt.Color:
     """Verification status in the same colours on every chart."""
     return alt.Color(
@@ -149,9 +158,7 @@ def build_evidence_map(view: pd.DataFrame, colour_by: str = "direction", title: 
         alt.Tooltip("main_direction:N", title="Main direction"),
         alt.Tooltip("agreement:Q", title="Agreement", format=".0%"),
         alt.Tooltip("total_n:Q", title="Participants (known N)"),
-        alt.Tooltip("sources:N", title="Studies (PMID/DOI)"),
-        alt.Tooltip("source_locations:N", title="Read in"),
-        alt.Tooltip("verification:N", title="Verification"),
+        *_provenance_tooltip(),
     ]
     class_rank = {c: i for i, c in enumerate(MARKER_CLASS_ORDER)}
     table = table.assign(class_rank=table["marker_class"].map(class_rank).fillna(len(class_rank)))
@@ -233,9 +240,7 @@ def build_direction_plot(view: pd.DataFrame, title: str | None = None) -> alt.Ch
                 alt.Tooltip("direction_label:N", title="Direction"),
                 alt.Tooltip("n_findings:Q", title="Findings"),
                 alt.Tooltip("n_studies:Q", title="Studies"),
-                alt.Tooltip("sources:N", title="Studies (PMID/DOI)"),
-                alt.Tooltip("source_locations:N", title="Read in"),
-                alt.Tooltip("verification:N", title="Verification"),
+                *_provenance_tooltip(),
             ],
         )
     )
