@@ -6,7 +6,8 @@ PMID/DOI, where the numbers were read and how far they were verified, and each c
 alternative built from the same data (the ``*_table`` functions).
 
 Colours come from the Okabe-Ito palette, which stays distinguishable with the common colour-vision
-deficiencies; direction is also shown by shape or position, never by colour alone.
+deficiencies; every mark's tooltip and each chart's table alternative also name the direction and
+verification status in words, so nothing depends on colour alone.
 """
 
 from __future__ import annotations
@@ -20,7 +21,6 @@ from helpers import evidence, stats
 #: Okabe-Ito colours by role.
 DIRECTION_COLOURS = {"decrease": "#0072B2", "increase": "#D55E00", "no_change": "#999999", "mixed": "#CC79A7"}
 DIRECTION_LABELS = {"decrease": "decrease", "increase": "increase", "no_change": "no change", "mixed": "mixed"}
-DIRECTION_SHAPES = {"decrease": "triangle-down", "increase": "triangle-up", "no_change": "circle", "mixed": "diamond"}
 VERDICT_COLOURS = {
     "supported": "#009E73",
     "partly_supported": "#56B4E9",
@@ -28,7 +28,6 @@ VERDICT_COLOURS = {
     "not_supported": "#D55E00",
     "unverifiable": "#999999",
 }
-CERTAINTY_ORDER = ["high", "moderate", "low", "very_low"]
 VERIFICATION_COLOURS = {"verified": "#009E73", "partial": "#E69F00", "unverified": "#999999"}
 LEVEL_SCHEME = "viridis"
 FONT = "Helvetica Neue, Helvetica, Arial, sans-serif"
@@ -325,12 +324,7 @@ def forest_table(view: pd.DataFrame, max_rows: int = FOREST_MAX_ROWS, pooled: bo
     frame["effect"] = frame["effect_standardised"]
     frame["ci_low"] = frame["ci_low_standardised"]
     frame["ci_high"] = frame["ci_high_standardised"]
-    frame["effect_text"] = [
-        _effect_text(v, lo, hi)
-        for v, lo, hi in zip(
-            frame["effect_value"], frame["ci_low"].where(frame["ci_low"].notna()), frame["ci_high"], strict=True
-        )
-    ]
+    # The text shows the effect as reported (its own sign), not the standardised one drawn.
     frame["effect_text"] = [
         _effect_text(v, lo, hi)
         for v, lo, hi in zip(

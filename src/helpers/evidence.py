@@ -70,10 +70,6 @@ def add_evidence_levels(studies: pd.DataFrame, designs: pd.DataFrame, species: p
 
 
 # ----------------------------------------------------------------------------- the evidence view
-#: Columns that every chart tooltip and table shows about a finding's provenance.
-PROVENANCE_COLUMNS = ["short_cite", "identifier", "source_location", "verification_status"]
-
-
 #: Columns of the evidence view stored as categoricals: the codes that filters and summaries group by.
 CATEGORICAL_COLUMNS = [
     "study_id",

@@ -52,6 +52,27 @@ def check_variant(variant: str) -> None:
 
 
 # --------------------------------------------------------------------------- answers from the data
+def matching_findings(view: pd.DataFrame, **criteria) -> pd.DataFrame:
+    """Rows of ``view`` whose columns match ``criteria`` (a value or a list of values per column).
+
+    Raises:
+        ValueError: when no finding matches (a question must rest on data).
+    """
+    rows = view
+    for column, value in criteria.items():
+        rows = rows[rows[column].isin([value] if isinstance(value, str) else list(value))]
+    if rows.empty:
+        raise ValueError(f"no findings match {criteria}")
+    return rows
+
+
+def _main_direction(rows: pd.DataFrame) -> str:
+    counts = rows["direction"].value_counts()
+    if len(counts) > 1 and counts.iloc[0] == counts.iloc[1]:
+        return "mixed"
+    return str(counts.index[0])
+
+
 def observed_direction(view: pd.DataFrame, **criteria) -> str:
     """The main direction of the findings matching ``criteria`` (ties or disagreement -> "mixed").
 
@@ -62,24 +83,13 @@ def observed_direction(view: pd.DataFrame, **criteria) -> str:
         >>> observed_direction(toy, outcome_code="il6")
         'increase'
     """
-    rows = view
-    for column, value in criteria.items():
-        values = [value] if isinstance(value, str) else list(value)
-        rows = rows[rows[column].isin(values)]
-    if rows.empty:
-        raise ValueError(f"no findings match {criteria}")
-    counts = rows["direction"].value_counts()
-    if len(counts) > 1 and counts.iloc[0] == counts.iloc[1]:
-        return "mixed"
-    return str(counts.index[0])
+    return _main_direction(matching_findings(view, **criteria))
 
 
 def check_direction(view: pd.DataFrame, answer: str, **criteria) -> Feedback:
     """Check a predicted direction against the findings, naming the studies and the exceptions."""
-    expected = observed_direction(view, **criteria)
-    rows = view
-    for column, value in criteria.items():
-        rows = rows[rows[column].isin([value] if isinstance(value, str) else list(value))]
+    rows = matching_findings(view, **criteria)
+    expected = _main_direction(rows)
     agreeing = rows[rows["direction"] == expected]["short_cite"].unique()
     others = rows[rows["direction"] != expected]
     exceptions = "; ".join(
@@ -98,22 +108,16 @@ def check_direction(view: pd.DataFrame, answer: str, **criteria) -> Feedback:
 
 def most_common_level(view: pd.DataFrame, **criteria) -> int:
     """The evidence level that holds most of the findings matching ``criteria``."""
-    rows = view
-    for column, value in criteria.items():
-        rows = rows[rows[column].isin([value] if isinstance(value, str) else list(value))]
-    return int(rows["evidence_level"].value_counts().idxmax())
+    return int(matching_findings(view, **criteria)["evidence_level"].value_counts().idxmax())
 
 
 def check_most_common_level(view: pd.DataFrame, answer: int, **criteria) -> Feedback:
     """Check a guess of where most of the findings sit on the evidence ladder."""
-    rows = view
-    for column, value in criteria.items():
-        rows = rows[rows[column].isin([value] if isinstance(value, str) else list(value))]
-    counts = rows["evidence_level"].value_counts().sort_index()
-    level = most_common_level(view, **criteria)
-    spread = ", ".join(f"level {int(k)}: {n}" for k, n in counts.items())
+    counts = matching_findings(view, **criteria)["evidence_level"].value_counts()
+    level = int(counts.idxmax())
+    spread = ", ".join(f"level {int(k)}: {n}" for k, n in counts.sort_index().items())
     label = evidence.EVIDENCE_LEVELS[level]
-    text = f"Most findings ({counts[level]} of {len(rows)}) are level {level}, {label} ({spread})."
+    text = f"Most findings ({counts[level]} of {counts.sum()}) are level {level}, {label} ({spread})."
     return Feedback(int(answer) == level, ("Right. " if int(answer) == level else "Not quite. ") + text)
 
 
