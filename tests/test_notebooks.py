@@ -98,7 +98,7 @@ def test_claims_notebook_shows_the_verdict_table(tmp_path):
     for verdict, row in expected.iterrows():
         numbers = r"\s+".join(str(n) for n in row.tolist())
         assert re.search(rf"{verdict.replace('_', ' ')}\s+{numbers}\s+{row.sum()}", table), (verdict, table)
-    assert f"{len(claims)} claims." in output_of(nb, 'display(Markdown(f"{len(claims)} claims."))', "text/markdown")
+    assert f"{len(claims)} claims." in output_of(nb, 'render.markdown("{n} claims."', "text/markdown")
 
 
 def test_topic_brief_for_a_topic(tmp_path):

@@ -43,6 +43,14 @@ def assert_located(problem: data.Problem, file: str, line: int, column: str, exp
         ("findings", 8, "source_url", "pmc.ncbi.nlm.nih.gov/articles/PMC1", "web address"),
         ("claims", 2, "verdict", "mostly true", "one of: supported"),
         ("studies", 4, "year", "1890", "between 1950 and 2030"),
+        # markup where the schema's meaning excludes it: identifiers, DOIs and web addresses
+        ("studies", 2, "doi", '10.1016/x"><script>alert(1)</script>', "no spaces or <"),
+        ("studies", 3, "doi", "10.1016/x}, note={forged", "no spaces or <"),
+        ("studies", 1, "url", "https://example.org/<svg/onload=alert(1)>", "without spaces or the characters <"),
+        ("studies", 1, "url", "javascript:alert(1)//https://x", "starting with http"),
+        ("studies", 0, "source_urls", "https://a.org/x | https://b.org/<img src=x>", "separated by ' | '"),
+        ("studies", 0, "registration_id", "NCT1<script>", "registry identifier"),
+        ("findings", 9, "source_url", 'https://pmc.ncbi.nlm.nih.gov/" onmouseover="alert(1)', "without spaces"),
     ],
 )
 def test_bad_cell_is_named_by_file_line_and_column(edit_cell, data_copy, table, row, column, value, expected_words):

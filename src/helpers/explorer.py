@@ -198,8 +198,10 @@ class EvidenceExplorer:
             kind: widgets.Button(description=label, icon="download", layout=widgets.Layout(width="150px"))
             for kind, label in [
                 ("csv", "Findings (CSV)"),
+                ("excel", "Findings (Excel)"),
                 ("bibtex", "Studies (BibTeX)"),
                 ("ris", "Studies (RIS)"),
+                ("csl", "Studies (CSL-JSON)"),
                 ("svg", "Chart (SVG)"),
                 ("png", "Chart (PNG)"),
             ]
@@ -319,11 +321,17 @@ class EvidenceExplorer:
         studies = self.package.studies[self.package.studies["study_id"].isin(self.filtered["study_id"])]
         makers = {
             "csv": ("findings.csv", "text/csv", lambda: export.findings_to_csv(self.filtered).encode()),
+            "excel": ("findings-excel.csv", "text/csv", lambda: export.findings_to_excel_csv(self.filtered)),
             "bibtex": ("studies.bib", "application/x-bibtex", lambda: export.studies_to_bibtex(studies).encode()),
             "ris": (
                 "studies.ris",
                 "application/x-research-info-systems",
                 lambda: export.studies_to_ris(studies).encode(),
+            ),
+            "csl": (
+                "studies.json",
+                "application/vnd.citationstyles.csl+json",
+                lambda: export.studies_to_csl_json(studies).encode(),
             ),
             "svg": ("chart.svg", "image/svg+xml", lambda: export.chart_to_svg(self.chart).encode()),
             "png": ("chart.png", "image/png", lambda: export.chart_to_png(self.chart)),

@@ -6,6 +6,8 @@ import re
 
 import pandas as pd
 
+from helpers import render
+
 #: Columns of the findings export: the finding, where it was read, and the study it comes from.
 FINDINGS_EXPORT_COLUMNS = [
     "finding_id",
@@ -46,8 +48,35 @@ FINDINGS_EXPORT_COLUMNS = [
 
 
 def findings_to_csv(view: pd.DataFrame) -> str:
-    """The findings in view as CSV text (UTF-8, one row per finding, provenance included)."""
+    """The findings in view as CSV text (UTF-8, one row per finding, provenance included), values verbatim."""
     return view[FINDINGS_EXPORT_COLUMNS].to_csv(index=False, lineterminator="\n")
+
+
+#: A cell a spreadsheet would run as a formula starts with one of these (OWASP "CSV injection").
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+_PLAIN_NUMBER = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$")
+
+
+def neutralise_formula(cell: object) -> object:
+    """A spreadsheet-safe cell: text that a spreadsheet would run as a formula gets a leading apostrophe.
+
+    Plain numbers (``-0.10``, ``+3``) are left alone: a spreadsheet reads them as numbers, not formulas.
+
+    Examples:
+        >>> neutralise_formula("=1+2"), neutralise_formula("-0.10"), neutralise_formula("@SUM(A1)")
+        ("'=1+2", '-0.10', "'@SUM(A1)")
+    """
+    if isinstance(cell, str) and cell.startswith(_FORMULA_START) and not _PLAIN_NUMBER.match(cell):
+        return "'" + cell
+    return cell
+
+
+def findings_to_excel_csv(view: pd.DataFrame) -> bytes:
+    """The findings in view for spreadsheets: UTF-8 with a byte-order mark (so Excel reads TNF-α right) and
+    every cell that a spreadsheet would execute neutralised (:func:`neutralise_formula`)."""
+    frame = view[FINDINGS_EXPORT_COLUMNS].astype("object")
+    frame = frame.map(neutralise_formula)
+    return ("\ufeff" + frame.to_csv(index=False, lineterminator="\r\n")).encode("utf-8")
 
 
 def _studies(frame: pd.DataFrame) -> pd.DataFrame:
@@ -62,106 +91,241 @@ def _value(row: pd.Series, column: str) -> str | None:
     return str(value)
 
 
-def _bibtex_escape(text: str) -> str:
-    return re.sub(r"([&%$#_{}])", r"\\\1", text)
-
-
 def _entry_type(row: pd.Series) -> str:
     if row.get("design_code") == "conference_abstract":
         return "inproceedings"
     return "article" if _value(row, "journal") else "misc"
 
 
-def studies_to_bibtex(frame: pd.DataFrame) -> str:
-    """BibTeX entries (key = study_id) for the studies in ``frame``.
+#: LaTeX for the characters BibTeX or LaTeX would read as markup. Braces become commands rather than
+#: ``\{``: BibTeX counts every brace, escaped or not, so an unbalanced ``}`` would end the field.
+_BIBTEX_SPECIALS = {
+    "\\": r"\textbackslash{}",
+    "{": r"\textbraceleft{}",
+    "}": r"\textbraceright{}",
+    "&": r"\&",
+    "%": r"\%",
+    "$": r"\$",
+    "#": r"\#",
+    "_": r"\_",
+    "~": r"\textasciitilde{}",
+    "^": r"\textasciicircum{}",
+}
 
-    Unknown fields are left out, never guessed; unverified records say so in ``note``.
+
+def bibtex_text(value: object) -> str:
+    """``value`` as the text of a BibTeX field: one line, LaTeX specials escaped, braces always balanced.
 
     Examples:
-        >>> row = pd.DataFrame([{"study_id": "x2020", "authors": "Doe J; Roe R", "title": "A trial",
-        ...                      "journal": "J Test", "year": 2020, "doi": "10.1/abc"}])
+        >>> print(bibtex_text("IL-6 & TNF} , note = {forged"))
+        IL-6 \\& TNF\\textbraceright{} , note = \\textbraceleft{}forged
+    """
+    text = render.single_line(value)
+    return re.sub(r"[\\{}&%$#_~^]", lambda match: _BIBTEX_SPECIALS[match.group(0)], text)
+
+
+def bibtex_verbatim(value: object) -> str:
+    """A URL or DOI for BibTeX's verbatim fields: kept as written except braces, backslashes and spaces,
+    which are percent-encoded (they are not part of a well-formed address, and would break the entry).
+
+    Examples:
+        >>> bibtex_verbatim("10.1000/a}b c")
+        '10.1000/a%7Db%20c'
+    """
+    text = render.single_line(value)
+    return re.sub(r"[{}\\\s]", lambda match: f"%{ord(match.group(0)):02X}", text)
+
+
+def parse_author(name: str) -> dict[str, str]:
+    """One author as written in ``studies.authors`` ("Surname Initials", Vancouver style) -> CSL name parts.
+
+    A name that does not end in initials (a group author, a collaboration) is kept whole as ``literal``.
+
+    Examples:
+        >>> parse_author("Beba M")
+        {'family': 'Beba', 'given': 'M'}
+        >>> parse_author("van Hall G")
+        {'family': 'van Hall', 'given': 'G'}
+        >>> parse_author("Ramos-Campo DJ")
+        {'family': 'Ramos-Campo', 'given': 'DJ'}
+        >>> parse_author("C Reactive Protein Coronary Heart Disease Genetics Collaboration")
+        {'literal': 'C Reactive Protein Coronary Heart Disease Genetics Collaboration'}
+    """
+    name = render.single_line(name)
+    family, _, initials = name.rpartition(" ")
+    if family and re.fullmatch(r"[A-Z][A-Za-z]{0,3}", initials) and initials[1:].isupper() | (len(initials) == 1):
+        return {"family": family, "given": initials}
+    return {"literal": name}
+
+
+def _authors(row: pd.Series) -> tuple[list[dict[str, str]], bool]:
+    """The study's authors as CSL name parts, and whether the list ends in "et al."."""
+    authors = _value(row, "authors")
+    if not authors:
+        return [], False
+    names = [n.strip() for n in authors.split(";") if n.strip()]
+    truncated = bool(names) and names[-1].rstrip(".").lower() == "et al"
+    return [parse_author(n) for n in names if n.rstrip(".").lower() != "et al"], truncated
+
+
+def _initials_with_points(given: str) -> str:
+    return " ".join(f"{letter}." for letter in given) if given.isupper() else given
+
+
+def _name_last_first(part: dict[str, str]) -> str:
+    """ "Family, G. H." (BibTeX and RIS order); a group author as written."""
+    if "literal" in part:
+        return part["literal"]
+    return f"{part['family']}, {_initials_with_points(part['given'])}"
+
+
+def studies_to_bibtex(frame: pd.DataFrame) -> str:
+    """BibTeX entries (key = study_id) for the studies in ``frame``, written by bibtexparser.
+
+    Every value is encoded for BibTeX (:func:`bibtex_text`, :func:`bibtex_verbatim`): no text from the data
+    can close a field or add one. Unknown fields are left out, never guessed; unverified records say so
+    in ``note``; group authors are braced so that they are not split into first and last names.
+
+    Examples:
+        >>> row = pd.DataFrame([{"study_id": "x2020", "authors": "Doe J; Roe RA", "title": "A trial",
+        ...                      "journal": "J Test", "year": 2020, "doi": "10.1000/abc"}])
         >>> print(studies_to_bibtex(row).strip())
         @article{x2020,
-          author = {Doe J and Roe R},
+          author = {Doe, J. and Roe, R. A.},
           title = {{A trial}},
           journal = {J Test},
           year = {2020},
-          doi = {10.1/abc},
+          doi = {10.1000/abc},
+          url = {https://doi.org/10.1000/abc}
         }
     """
-    entries = []
+    import bibtexparser
+    from bibtexparser.model import Entry, Field
+
+    library = bibtexparser.Library()
     for _, row in _studies(frame).iterrows():
-        fields = []
-        authors = _value(row, "authors")
+        fields: list[tuple[str, str]] = []
+        authors, truncated = _authors(row)
         if authors:
-            names = [n for n in authors.split("; ") if n != "et al."]
-            if authors.endswith("et al."):
-                names.append("others")
-            fields.append(("author", " and ".join(names)))
+            names = [
+                "{" + bibtex_text(a["literal"]) + "}" if "literal" in a else bibtex_text(_name_last_first(a))
+                for a in authors
+            ]
+            fields.append(("author", " and ".join(names + (["others"] if truncated else []))))
         title = _value(row, "title")
         if title:
-            fields.append(("title", "{" + title + "}"))
+            fields.append(("title", "{" + bibtex_text(title) + "}"))
         journal_key = "booktitle" if _entry_type(row) == "inproceedings" else "journal"
-        for key, column in [
-            (journal_key, "journal"),
-            ("year", "year"),
-            ("volume", "volume"),
-            ("number", "issue"),
-            ("pages", "pages"),
-            ("doi", "doi"),
-            ("pmid", "pmid"),
-            ("url", "url"),
-        ]:
-            value = _value(row, column)
-            if value:
-                fields.append((key, value.replace("-", "--") if key == "pages" and "--" not in value else value))
+        for key, column in [(journal_key, "journal"), ("year", "year"), ("volume", "volume"), ("number", "issue")]:
+            if _value(row, column):
+                fields.append((key, bibtex_text(_value(row, column))))
+        pages = _value(row, "pages")
+        if pages:
+            fields.append(("pages", bibtex_text(pages if "--" in pages else pages.replace("-", "--"))))
+        doi, pmid = _value(row, "doi"), _value(row, "pmid")
+        if doi:
+            fields.append(("doi", bibtex_verbatim(doi)))
+        if pmid:
+            fields.append(("pmid", bibtex_text(pmid)))
+        url = render.doi_url(doi) or render.pubmed_url(pmid) or render.safe_url(_value(row, "url"))
+        if url:
+            fields.append(("url", bibtex_verbatim(url)))
         status = _value(row, "verification_status") or _value(row, "study_verification_status")
         if status and status != "verified":
-            fields.append(("note", f"Record {status}: " + (_value(row, "verification_note") or "")))
-        if not title:
-            fields.append(("howpublished", _value(row, "full_citation") or ""))
-        body = "".join(
-            f"  {k} = {{{_bibtex_escape(v) if k not in ('url', 'doi', 'title') else v}}},\n" for k, v in fields if v
-        )
-        entries.append(f"@{_entry_type(row)}{{{row['study_id']},\n{body}}}\n")
-    return "\n".join(entries)
+            fields.append(("note", bibtex_text(f"Record {status}: " + (_value(row, "verification_note") or ""))))
+        if not title and _value(row, "full_citation"):
+            fields.append(("howpublished", bibtex_text(_value(row, "full_citation"))))
+        key = re.sub(r"[^A-Za-z0-9_:-]", "_", str(row["study_id"]))
+        library.add(Entry(_entry_type(row), key, [Field(k, v) for k, v in fields]))
+    if not library.entries:
+        return ""
+    layout = bibtexparser.BibtexFormat()
+    layout.indent = "  "
+    layout.block_separator = "\n\n"
+    return bibtexparser.write_string(library, bibtex_format=layout)
 
 
 def studies_to_ris(frame: pd.DataFrame) -> str:
-    """RIS records (reference managers: Zotero, EndNote, Mendeley) for the studies in ``frame``."""
+    """RIS records (Zotero, EndNote, Mendeley) for the studies in ``frame``, written by rispy.
+
+    Every value is put on one line (:func:`helpers.render.single_line`): a line break in the data cannot
+    end a record or start a forged one.
+    """
+    import rispy
+
     records = []
     for _, row in _studies(frame).iterrows():
-        kind = {"article": "JOUR", "inproceedings": "CONF", "misc": "GEN"}[_entry_type(row)]
-        lines = [f"TY  - {kind}", f"ID  - {row['study_id']}"]
-        authors = _value(row, "authors")
+        record: dict[str, object] = {
+            "type_of_reference": {"article": "JOUR", "inproceedings": "CONF", "misc": "GEN"}[_entry_type(row)],
+            "id": render.single_line(row["study_id"]),
+        }
+        authors, _ = _authors(row)
         if authors:
-            lines += [f"AU  - {name}" for name in authors.split("; ") if name != "et al."]
-        for tag, column in [
-            ("TI", "title"),
-            ("T2", "journal"),
-            ("PY", "year"),
-            ("VL", "volume"),
-            ("IS", "issue"),
-            ("DO", "doi"),
-            ("UR", "url"),
+            record["authors"] = [render.single_line(_name_last_first(a)) for a in authors]
+        for key, column in [
+            ("title", "title"),
+            ("secondary_title", "journal"),
+            ("year", "year"),
+            ("volume", "volume"),
+            ("number", "issue"),
+            ("doi", "doi"),
         ]:
-            value = _value(row, column)
-            if value:
-                lines.append(f"{tag}  - {value}")
+            if _value(row, column):
+                record[key] = render.single_line(_value(row, column))
+        url = render.doi_url(_value(row, "doi")) or render.safe_url(_value(row, "url"))
+        if url:
+            record["urls"] = [url]
         pages = _value(row, "pages")
         if pages:
             start, _, end = pages.partition("-")
-            lines.append(f"SP  - {start}")
+            record["start_page"] = render.single_line(start)
             if end:
-                lines.append(f"EP  - {end}")
+                record["end_page"] = render.single_line(end)
         if _value(row, "pmid"):
-            lines.append(f"AN  - PMID:{row['pmid']}")
+            record["accession_number"] = "PMID:" + render.single_line(row["pmid"])
         status = _value(row, "verification_status") or _value(row, "study_verification_status")
         if status and status != "verified":
-            lines.append(f"N1  - Record {status}: {_value(row, 'verification_note') or ''}")
-        lines.append("ER  - ")
-        records.append("\n".join(lines))
-    return "\n\n".join(records) + ("\n" if records else "")
+            record["notes"] = [render.single_line(f"Record {status}: {_value(row, 'verification_note') or ''}")]
+        records.append(record)
+    return rispy.dumps(records, skip_unknown_tags=True, enforce_list_tags=False) if records else ""
+
+
+def studies_to_csl_json(frame: pd.DataFrame) -> str:
+    """CSL-JSON (the format of citeproc, Zotero and Pandoc) for the studies in ``frame``."""
+    import json
+
+    items = []
+    for _, row in _studies(frame).iterrows():
+        authors, _ = _authors(row)
+        item: dict[str, object] = {
+            "id": str(row["study_id"]),
+            "type": {"article": "article-journal", "inproceedings": "paper-conference", "misc": "document"}[
+                _entry_type(row)
+            ],
+        }
+        if authors:
+            item["author"] = authors
+        for key, column in [
+            ("title", "title"),
+            ("container-title", "journal"),
+            ("volume", "volume"),
+            ("issue", "issue"),
+            ("page", "pages"),
+            ("DOI", "doi"),
+            ("PMID", "pmid"),
+        ]:
+            if _value(row, column):
+                item[key] = render.single_line(_value(row, column))
+        if _value(row, "year"):
+            item["issued"] = {"date-parts": [[int(float(_value(row, "year")))]]}
+        url = render.doi_url(_value(row, "doi")) or render.safe_url(_value(row, "url"))
+        if url:
+            item["URL"] = url
+        status = _value(row, "verification_status") or _value(row, "study_verification_status")
+        if status and status != "verified":
+            item["note"] = render.single_line(f"Record {status}: {_value(row, 'verification_note') or ''}")
+        items.append(item)
+    return json.dumps(items, ensure_ascii=False, indent=2) + "\n"
 
 
 def chart_to_svg(chart) -> str:
@@ -184,21 +348,35 @@ def _vl_version() -> str:
     return vl_version_for_vl_convert()
 
 
-def reference_list(frame: pd.DataFrame, max_items: int = 100) -> str:
-    """A Markdown list of full citations with their PMID/DOI links, one per study (at most ``max_items``)."""
+def reference_list(frame: pd.DataFrame, max_items: int = 100) -> render.SafeMarkdown:
+    """A Markdown list of full citations with their PMID/DOI links, one per study (at most ``max_items``).
+
+    Citations are escaped (:func:`helpers.render.markdown`) and only PubMed, DOI and http(s) addresses become
+    links, so nothing in a citation can render as markup.
+    """
     lines = []
     studies = _studies(frame).sort_values(["year", "study_id"])
     for _, row in studies.head(max_items).iterrows():
         links = []
-        if _value(row, "pmid"):
-            links.append(f"[PMID {row['pmid']}](https://pubmed.ncbi.nlm.nih.gov/{row['pmid']}/)")
-        if _value(row, "doi"):
-            links.append(f"[DOI {row['doi']}](https://doi.org/{row['doi']})")
-        if not links and _value(row, "url"):
-            links.append(f"[link]({row['url']})")
+        if render.pubmed_url(_value(row, "pmid")):
+            links.append(render.markdown_link(f"PMID {row['pmid']}", render.pubmed_url(row["pmid"])))
+        if render.doi_url(_value(row, "doi")):
+            links.append(render.markdown_link(f"DOI {row['doi']}", render.doi_url(row["doi"])))
+        if not links and render.safe_url(_value(row, "url")):
+            links.append(render.markdown_link("link", _value(row, "url")))
         status = _value(row, "verification_status") or _value(row, "study_verification_status") or ""
-        flag = "" if status == "verified" else f" *(record {status})*"
-        lines.append(f"- **{row['study_id']}**: {row['full_citation']} {' · '.join(links)}{flag}")
+        flag = render.SafeMarkdown("") if status == "verified" else render.markdown(" *(record {s})*", s=status)
+        lines.append(
+            render.markdown(
+                "- **{study_id}**: {citation} {links}{flag}",
+                study_id=row["study_id"],
+                citation=_value(row, "full_citation") or "",
+                links=render.SafeMarkdown(" · ".join(links)),
+                flag=flag,
+            )
+        )
     if len(studies) > max_items:
-        lines.append(f"- … and {len(studies) - max_items} more studies (all are in the data package).")
-    return "\n".join(lines)
+        lines.append(
+            render.markdown("- … and {n} more studies (all are in the data package).", n=len(studies) - max_items)
+        )
+    return render.SafeMarkdown("\n".join(lines))

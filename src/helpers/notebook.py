@@ -61,7 +61,7 @@ def show_table(frame: pd.DataFrame, columns: dict[str, str] | None = None, max_r
     return (
         table.style.hide(axis="index")
         .set_caption(caption)
-        .format(na_rep="")
+        .format(na_rep="", escape="html")  # cell text from the data is shown as text, never as markup
         .set_properties(**{"text-align": "left", "vertical-align": "top"})
         .set_table_styles([{"selector": "th", "props": [("text-align", "left")]}])
     )

@@ -12,10 +12,16 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import uuid
 from functools import lru_cache
 from pathlib import Path
 
+from helpers.render import script_json
+
 RENDERERS = ("html", "svg", "png")
+#: Altair renderer name of :func:`render_chart`.
+RENDERER_NAME = "exinf_offline"
+EMBED_OPTIONS = {"renderer": "svg", "actions": {"export": True, "source": False, "compiled": False, "editor": False}}
 
 
 def _cache_dir() -> Path:
@@ -63,6 +69,30 @@ def bundle_script() -> str:
     )
 
 
+def render_chart(spec: dict, embed_options: dict | None = None, **_metadata) -> dict[str, str]:
+    """Altair renderer: an element and a script that draws ``spec`` with the page's inlined ``vegaEmbed``.
+
+    The spec is serialised with :func:`helpers.render.script_json`, so no string in the data (a title, a
+    tooltip, a label) can end the ``<script>`` element or run as code. Nothing is loaded from a network:
+    when the Vega bundle is missing the element says so instead of fetching it.
+    """
+    element_id = f"altair-viz-{uuid.uuid4().hex}"
+    script = (
+        "(function(){"
+        f"var el=document.getElementById({json.dumps(element_id)});"
+        f"var spec={script_json(spec)};var opt={script_json(embed_options or EMBED_OPTIONS)};"
+        "function draw(embed){embed(el,spec,opt).catch(function(e){el.textContent='Chart error: '+e.message;"
+        "console.error(e);});}"
+        "if(typeof window.vegaEmbed==='function'){draw(window.vegaEmbed);}"
+        "else if(window.requirejs&&window.requirejs.defined&&window.requirejs.defined('vega-embed'))"
+        "{window.requirejs(['vega-embed'],draw);}"
+        "else{el.textContent='The chart library is not loaded on this page: run the notebook from its first cell.';}"
+        "})();"
+    )
+    html = f'<div id="{element_id}" class="exinf-chart"></div><script type="text/javascript">{script}</script>'
+    return {"text/html": html}
+
+
 def enable(renderer: str = "html") -> None:
     """Make every following Altair chart render offline in this notebook.
 
@@ -77,9 +107,8 @@ def enable(renderer: str = "html") -> None:
         from IPython.display import HTML, display
 
         display(HTML(bundle_script()))
-        alt.renderers.enable("html")
-        alt.renderers.set_embed_options(
-            renderer="svg", actions={"export": True, "source": False, "compiled": False, "editor": False}
-        )
+        if RENDERER_NAME not in alt.renderers.names():
+            alt.renderers.register(RENDERER_NAME, render_chart)
+        alt.renderers.enable(RENDERER_NAME)
     else:
         alt.renderers.enable(renderer)

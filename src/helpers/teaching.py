@@ -22,7 +22,7 @@ import nbformat
 import pandas as pd
 from IPython.display import Markdown, display
 
-from helpers import evidence
+from helpers import evidence, render
 
 VARIANTS = ("student", "instructor")
 STUDENT_ONLY_REMOVED_TAGS = ("solution", "teacher-note")
@@ -42,8 +42,7 @@ class Feedback:
     message: str
 
     def _repr_markdown_(self) -> str:
-        mark = "✓" if self.correct else "✗"
-        return f"{mark} {self.message}"
+        return render.markdown("{mark} {message}", mark="✓" if self.correct else "✗", message=self.message)
 
 
 def check_variant(variant: str) -> None:
@@ -388,10 +387,11 @@ class PredictThenReveal:
 
     def _ipython_display_(self) -> None:
         if self.variant == "instructor":
-            display(Markdown(f"**Prediction question:** {self.question}"))
+            display(render.markdown("**Prediction question:** {question}", question=self.question))
             display(self.reveal_data())
             answer = next((value for _, value in self.choice.options if self.check(value).correct), None)
-            display(Markdown(f"**Answer:** {self.check(answer).message}" if answer else "**Answer:** see the data."))
+            message = self.check(answer).message if answer else "see the data."
+            display(render.markdown("**Answer:** {message}", message=message))
         else:
             display(self.widget())
 
@@ -439,7 +439,8 @@ class ClassifyLevels:
                 explain_level(self.package.studies, self.package.designs, self.package.species, s)
                 for s in self.study_ids
             ]
-            display(Markdown("**Answers.**\n\n" + "\n".join(f"- {a}" for a in answers)))
+            items = [render.markdown("- {answer}", answer=a) for a in answers]
+            display(render.markdown("**Answers.**\n\n{items}", items=render.SafeMarkdown("\n".join(items))))
         else:
             display(self.widget())
 
@@ -468,8 +469,14 @@ class ShortAnswerBox:
     def _ipython_display_(self) -> None:
         if self.variant == "instructor":
             question = SHORT_ANSWERS[self.question_id]
-            points = "\n".join(f"- {concept}" for concept in question.concepts)
-            display(Markdown(f"**Question:** {question.question}\n\n**A good answer mentions:**\n{points}"))
+            points = render.SafeMarkdown("\n".join(render.markdown("- {c}", c=c) for c in question.concepts))
+            display(
+                render.markdown(
+                    "**Question:** {question}\n\n**A good answer mentions:**\n{points}",
+                    question=question.question,
+                    points=points,
+                )
+            )
         else:
             display(self.widget())
 
@@ -521,11 +528,16 @@ class GradeClaims:
         if self.variant == "instructor":
             claims = self.package.claims.set_index("claim_id")
             lines = [
-                f"- **{c}** ({claims.at[c, 'verdict'].replace('_', ' ')}): {claims.at[c, 'claim']} "
-                f"*Why:* {claims.at[c, 'rationale']}"
+                render.markdown(
+                    "- **{claim_id}** ({verdict}): {claim} *Why:* {rationale}",
+                    claim_id=c,
+                    verdict=claims.at[c, "verdict"].replace("_", " "),
+                    claim=claims.at[c, "claim"],
+                    rationale=claims.at[c, "rationale"],
+                )
                 for c in self.claim_ids
             ]
-            display(Markdown("**Curated verdicts.**\n\n" + "\n".join(lines)))
+            display(render.markdown("**Curated verdicts.**\n\n{lines}", lines=render.SafeMarkdown("\n".join(lines))))
         else:
             display(self.widget())
 
