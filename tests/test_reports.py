@@ -122,7 +122,7 @@ def test_small_plan_builds_index_manifest_and_offline_html(small_build):
 
     page = (site / "brief-hiit.html").read_text()
     assert not re.search(r"<(script|link)[^>]+(src|href)=\"https?://", page), "no resource from a network"
-    assert page.count("vegaEmbed(") >= 3 and "function(){" in page  # the Vega bundle is inlined
+    assert page.count('class="exinf-chart"') >= 3 and "function(){" in page  # the Vega bundle is inlined
     assert "notebook.start(" not in page, "code is hidden"
     assert "EvidenceExplorer" not in page, "the live-widget cell is dropped"
     assert "<code>topic=hiit_ra</code>" in page and "HIIT in rheumatoid arthritis" in page

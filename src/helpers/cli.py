@@ -49,7 +49,15 @@ def _codebook(args: argparse.Namespace) -> int:
 def _reports(args: argparse.Namespace) -> int:
     from helpers import reports
 
-    return reports.main_build(args.plan, args.out, jobs=args.jobs, only=args.only, force=args.force)
+    return reports.main_build(
+        args.plan,
+        args.out,
+        jobs=args.jobs,
+        only=args.only,
+        force=args.force,
+        cell_timeout_s=args.cell_timeout,
+        fresh_kernels=args.fresh_kernels,
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -69,14 +77,26 @@ def build_parser() -> argparse.ArgumentParser:
         help="build the offline report site (notebooks/reports.yaml) into reports/site",
         description="Run the report plan with papermill in parallel, convert to offline HTML, write index.html, "
         "manifest.json and changes.html, and publish atomically only when every job succeeded. "
-        "Exit codes: 0 published, 1 a job failed (last good site kept), 2 invalid plan or parameters "
-        "(nothing run), 3 another build is running.",
+        "Exit codes: 0 published, 1 a job failed (last good site kept), 2 invalid plan, parameters or data "
+        "(nothing run), 3 another build is running, 4 a file could not be written (read-only, disk full), "
+        "130/143 interrupted by SIGINT/SIGTERM (workers and kernels stopped, last good site kept).",
     )
     build.add_argument("--plan", help="plan file (default: notebooks/reports.yaml)")
     build.add_argument("--out", help="output folder (default: reports/, or EXINF_REPORTS_DIR)")
     build.add_argument("--jobs", type=int, default=None, help="parallel jobs (default: the number of cores)")
     build.add_argument("--only", action="append", metavar="NAME", help="build only this job (repeatable)")
     build.add_argument("--force", action="store_true", help="rebuild every job, even when its inputs are unchanged")
+    build.add_argument(
+        "--cell-timeout",
+        type=float,
+        metavar="SECONDS",
+        help="fail a job whose cell runs longer than this (default: the plan's cell_timeout_s, else 300)",
+    )
+    build.add_argument(
+        "--fresh-kernels",
+        action="store_true",
+        help="start a new kernel for every job (default: one warm kernel per worker, reset between jobs)",
+    )
     build.set_defaults(run=_reports)
     return parser
 

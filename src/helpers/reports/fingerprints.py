@@ -1,0 +1,45 @@
+"""Fingerprints: content hashes of a job's inputs, so an unchanged job is carried over, not rerun."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable
+from pathlib import Path
+
+from helpers.reports.plan import Job
+
+#: The ``helpers`` package: its code and templates are an input of every job.
+HELPERS_ROOT = Path(__file__).resolve().parents[1]
+
+
+def hash_files(files: Iterable[Path], root: Path) -> str:
+    digest = hashlib.sha256()
+    for path in sorted(files):
+        digest.update(path.relative_to(root).as_posix().encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()
+
+
+def data_package_hash(data_dir: Path) -> str:
+    """Content hash of the data package (CSV files and schemas; the generated codebook excluded)."""
+    files = [p for p in data_dir.rglob("*") if p.is_file() and p.suffix in {".csv", ".json"}]
+    return hash_files(files, data_dir)
+
+
+def code_hash() -> str:
+    """Content hash of the ``helpers`` package (code and report template)."""
+    files = [p for p in HELPERS_ROOT.rglob("*") if p.is_file() and p.suffix in {".py", ".j2", ".json", ".css"}]
+    return hash_files(files, HELPERS_ROOT)
+
+
+def job_fingerprint(job: Job, data_hash: str, helpers_hash: str) -> str:
+    digest = hashlib.sha256()
+    for part in [
+        job.notebook.read_bytes(),
+        job.notebook.with_suffix(".yaml").read_bytes(),
+        json.dumps(job.parameters, sort_keys=True).encode(),
+        data_hash.encode(),
+        helpers_hash.encode(),
+    ]:
+        digest.update(hashlib.sha256(part).digest())
+    return digest.hexdigest()
