@@ -369,7 +369,7 @@ def _pooled_rows(view: pd.DataFrame, shown: pd.DataFrame) -> pd.DataFrame:
                     round(estimate.estimate, 3), round(estimate.ci_low, 3), round(estimate.ci_high, 3)
                 ),
                 "short_cite": "DerSimonian-Laird pool of " + ", ".join(estimate.study_ids),
-                "identifier": "computed by helpers.stats (statsmodels)",
+                "identifier": "computed by helpers.stats (DerSimonian-Laird)",
                 "outcome_label": label,
                 "outcome_detail": f"tau² = {estimate.tau2:.3f}; I² = {estimate.i2:.0%}",
                 "evidence_label": "pooled estimate",
