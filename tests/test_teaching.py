@@ -32,7 +32,8 @@ def test_direction_checker_right_and_wrong(view):
         & (findings["timeframe"] == "acute")
         & findings["intervention_code"].isin(["acute_exercise"])
     ]
-    assert set(acute_il6["direction"]) == {"increase"}  # the data the question rests on
+    ups = int((acute_il6["direction"] == "increase").sum())
+    assert ups > len(acute_il6) / 2  # the data the question rests on: mostly up (exceptions: 48 h later, resting leg)
     right = teaching.check_direction(
         view, "increase", intervention_category="exercise", timeframe="acute", outcome_code="il6"
     )
@@ -40,7 +41,7 @@ def test_direction_checker_right_and_wrong(view):
         view, "decrease", intervention_category="exercise", timeframe="acute", outcome_code="il6"
     )
     assert right.correct and not wrong.correct
-    assert f"goes up in {len(acute_il6)} of {len(acute_il6)} findings" in wrong.message
+    assert f"goes up in {ups} of {len(acute_il6)} findings" in wrong.message
     assert "you predicted it goes down" in wrong.message and "Starkie et al. 2003" in wrong.message
 
 

@@ -96,7 +96,7 @@ def test_direction_contradicting_a_significant_effect(edit_cell, data_copy):
         ),
     )
     line = edit_cell("findings", index, "direction", "increase")
-    assert_located(only_problem(data_copy), "findings.csv", line, "direction", "agrees with the sign")
+    assert_located(only_problem(data_copy), "findings.csv", line, "direction", "agrees with an effect")
 
 
 def test_duplicate_primary_key(data_copy):

@@ -41,6 +41,7 @@ DESCRIPTOR_NAME = "datapackage.json"
 TYPE_PATTERNS = {
     "integer": (r"^[+-]?\d+$", "an integer (e.g. 12)"),
     "number": (r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$", "a number (e.g. 0.26, -1.44, 3e-4)"),
+    "date": (r"^\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])$", "a date as YYYY-MM-DD"),
 }
 PANDAS_DTYPES = {"string": "str", "integer": "Int64", "number": "float64", "boolean": "boolean"}
 
@@ -436,14 +437,23 @@ class Rule:
     violations: Callable[[dict[str, pd.DataFrame]], pd.Series]
 
 
+#: Effect measures whose "no difference" value is 1, not 0 (ratios).
+RATIO_MEASURES = ("or", "rr", "hr", "fold_change")
+
+
+def null_effect(findings: pd.DataFrame) -> pd.Series:
+    """The effect value that means "no difference" for each finding's measure: 1 for ratios, else 0."""
+    return findings["effect_measure"].isin(RATIO_MEASURES).map({True: 1.0, False: 0.0}).astype("float64")
+
+
 def _standardised_sign(findings: pd.DataFrame) -> pd.Series:
     sign = findings["effect_sign"].map({"standard": 1.0, "reversed": -1.0}).astype("float64")  # unsigned -> NaN
-    return findings["effect_value"] * sign
+    return (findings["effect_value"] - null_effect(findings)) * sign
 
 
 def _ci_excludes_zero(findings: pd.DataFrame) -> pd.Series:
-    low, high = findings["ci_low"], findings["ci_high"]
-    return ((low > 0) | (high < 0)).fillna(False)
+    low, high, null = findings["ci_low"], findings["ci_high"], null_effect(findings)
+    return ((low > null) | (high < null)).fillna(False)
 
 
 def _lookup(tables: dict[str, pd.DataFrame], table: str, key: str, column: str) -> pd.Series:
@@ -532,8 +542,8 @@ RULES: list[Rule] = [
     Rule(
         "findings",
         "direction",
-        "a direction that agrees with the sign of an effect whose CI excludes 0 "
-        "(negative after effect_sign = decrease, positive = increase)",
+        "a direction that agrees with an effect whose CI excludes no difference (0, or 1 for ratios): "
+        "below it after effect_sign = decrease, above = increase",
         lambda t: (
             _ci_excludes_zero(t["findings"])
             & (
@@ -583,6 +593,97 @@ RULES: list[Rule] = [
         lambda t: (
             ~t["claims"]["claim_id"].isin(t["claim_evidence"]["claim_id"]) & (t["claims"]["verdict"] != "unverifiable")
         ),
+    ),
+]
+
+
+#: Designs that summarise other studies (their findings may carry the review's own certainty rating).
+REVIEW_DESIGNS = ("sr", "sr_ma", "narrative_review", "review_unspecified", "guideline")
+#: The overall judgements each risk-of-bias tool allows.
+ROB_JUDGEMENTS = {
+    "rob2": {"low_risk", "some_concerns", "high_risk"},
+    "rob1": {"low_risk", "unclear_risk", "high_risk"},
+    "robins_i": {"low_risk", "moderate_risk", "serious_risk", "critical_risk"},
+    "amstar2": {"high_confidence", "moderate_confidence", "low_confidence", "critically_low_confidence"},
+    "pedro": {f"pedro_score_{n}" for n in range(11)},
+    "syrcle": {"low_risk", "unclear_risk", "high_risk"},
+    "none": {"not_assessed"},
+}
+
+
+def _rob_judgement_mismatch(tables: dict[str, pd.DataFrame]) -> pd.Series:
+    rob = tables["risk_of_bias"]
+    return pd.Series(
+        [
+            j not in ROB_JUDGEMENTS.get(t, set()) | {"not_assessed"}
+            for t, j in zip(rob["tool"], rob["overall"], strict=True)
+        ],
+        index=rob.index,
+    )
+
+
+RULES += [
+    Rule(
+        "studies",
+        "study_id",
+        "a row in risk_of_bias.csv for every study (tool none, overall not_assessed when not assessed)",
+        lambda t: ~t["studies"]["study_id"].isin(t["risk_of_bias"]["study_id"]),
+    ),
+    Rule(
+        "risk_of_bias",
+        "overall",
+        "a judgement of the tool: rob2 low_risk/some_concerns/high_risk; rob1 and syrcle low_risk/unclear_risk/"
+        "high_risk; robins_i low/moderate/serious/critical_risk; amstar2 ..._confidence; pedro pedro_score_N; "
+        "none only not_assessed (any tool may say not_assessed: the tool that fits, not yet applied)",
+        _rob_judgement_mismatch,
+    ),
+    Rule(
+        "risk_of_bias",
+        "judgement_source",
+        "judgement_source none exactly when overall is not_assessed",
+        lambda t: (t["risk_of_bias"]["judgement_source"] == "none") != (t["risk_of_bias"]["overall"] == "not_assessed"),
+    ),
+    Rule(
+        "risk_of_bias",
+        "assessed_in_study_id",
+        "the review that published the judgement (and a source_url) when judgement_source is review_assessment",
+        lambda t: (
+            (t["risk_of_bias"]["judgement_source"] == "review_assessment")
+            & (t["risk_of_bias"]["assessed_in_study_id"].isna() | t["risk_of_bias"]["source_url"].isna())
+        ),
+    ),
+    Rule(
+        "risk_of_bias",
+        "domains",
+        "the domain judgements when the curator assessed the study from its full text",
+        lambda t: (t["risk_of_bias"]["judgement_source"] == "curator_full_text") & t["risk_of_bias"]["domains"].isna(),
+    ),
+    Rule(
+        "findings",
+        "reported_certainty",
+        "a review's own certainty only on findings of reviews (sr, sr_ma, narrative or unspecified review, guideline)",
+        lambda t: (
+            t["findings"]["reported_certainty"].notna()
+            & ~t["findings"]["study_id"].map(_lookup(t, "studies", "study_id", "design_code")).isin(REVIEW_DESIGNS)
+        ),
+    ),
+    Rule(
+        "findings",
+        "effect_se",
+        "effect_se only together with effect_value",
+        lambda t: t["findings"]["effect_se"].notna() & t["findings"]["effect_value"].isna(),
+    ),
+    Rule(
+        "arm_statistics",
+        "se",
+        "an SD or an SE, not both (give the one the source prints)",
+        lambda t: t["arm_statistics"]["sd"].notna() & t["arm_statistics"]["se"].notna(),
+    ),
+    Rule(
+        "arm_statistics",
+        "unit",
+        "the same unit for every arm and stage of a finding",
+        lambda t: t["arm_statistics"].groupby("finding_id")["unit"].transform("nunique") > 1,
     ),
 ]
 

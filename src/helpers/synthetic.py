@@ -60,6 +60,21 @@ def write_synthetic_package(target: Path | str, n_findings: int, seed: int = 0, 
     findings = _findings(rng, n_new, studies, lookups)
     _append(target / "studies.csv", studies, "study_id")
     _append(target / "findings.csv", findings, "finding_id")
+    if len(studies):
+        bias = pd.DataFrame(
+            {
+                "study_id": studies["study_id"],
+                "tool": "none",
+                "overall": "not_assessed",
+                "judgement_source": "none",
+                "note": "synthetic",
+            }
+        )
+        _append(
+            target / "risk_of_bias.csv",
+            bias.reindex(columns=_header(target / "risk_of_bias.csv"), fill_value=""),
+            "study_id",
+        )
     descriptor_path = target / "datapackage.json"
     descriptor = json.loads(descriptor_path.read_text(encoding="utf-8"))
     descriptor["version"] = f"{descriptor['version']}+synthetic.{n_findings}.seed{seed}"
@@ -76,6 +91,7 @@ def _studies(rng: np.random.Generator, n: int, lookups: dict[str, pd.DataFrame])
     conditions = lookups["conditions"]["condition_code"].to_numpy()
     conditions = conditions[conditions != "multiple"]
     year = rng.integers(1995, 2026, n)
+    human = species == "human"
     frame = pd.DataFrame(
         {
             "study_id": ids,
@@ -99,6 +115,16 @@ def _studies(rng: np.random.Generator, n: int, lookups: dict[str, pd.DataFrame])
             "species_code": species,
             "condition_code": rng.choice(conditions, n),
             "population": "synthetic",
+            "age_group": np.where(
+                human, rng.choice(np.array(["young_adults", "adults", "older_adults"]), n), "not_applicable"
+            ),
+            "mean_age_years": "",
+            "sex": np.where(human, rng.choice(np.array(["male", "female", "both"]), n), "not_applicable"),
+            "training_status": np.where(
+                human,
+                rng.choice(np.array(["sedentary", "recreationally_active", "trained", "elite"]), n),
+                "not_applicable",
+            ),
             "n_participants": rng.integers(6, 4000, n).astype(str),
             "n_studies_pooled": "",
             "topic_code": rng.choice(lookups["topics"]["topic_code"].to_numpy(), n),
@@ -154,8 +180,10 @@ def _findings(
             "ci_low": cells(low, with_effect),
             "ci_high": cells(high, with_effect),
             "ci_level_pct": np.where(with_effect, "95", ""),
+            "effect_se": "",
             "p_value": "",
             "p_value_operator": "",
+            "reported_certainty": "",
             "intervention_value": "",
             "comparator_value": "",
             "value_unit": np.where(measure == "md", "pg/ml", ""),
@@ -170,6 +198,10 @@ def _findings(
         }
     )
     return frame
+
+
+def _header(path: Path) -> list[str]:
+    return list(pd.read_csv(path, dtype=str, nrows=0).columns)
 
 
 def _append(path: Path, rows: pd.DataFrame, key: str) -> None:
