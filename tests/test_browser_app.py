@@ -16,9 +16,16 @@ pytestmark = [pytest.mark.browser, pytest.mark.notebook]
 def test_voila_app_redraws_chart_and_table_when_the_intervention_changes():
     from playwright.sync_api import expect, sync_playwright
 
+    from helpers import charts, evidence
+    from helpers.data import load_package
+
     findings = pd.read_csv(paths.data_dir() / "findings.csv", dtype=str, keep_default_na=False)
     omega3 = findings[findings["intervention_code"] == "omega3"]
-    with_numbers = omega3[(omega3["effect_value"] != "") & (omega3["effect_sign"] != "unsigned")]
+    view = evidence.build_evidence_view(load_package())
+    n_cells = len(evidence.summary_of_findings(evidence.filter_findings(view, interventions="omega3")))
+    n_estimates = int(
+        (charts.forest_table(evidence.filter_findings(view, interventions="omega3"))["kind"] == "reported").sum()
+    )
 
     notebook = paths.notebooks_dir() / "20_compare_effects.ipynb"
     with (
@@ -39,11 +46,11 @@ def test_voila_app_redraws_chart_and_table_when_the_intervention_changes():
         expect(summary).to_contain_text(
             f"{len(omega3)} findings from {omega3['study_id'].nunique()} studies", timeout=30_000
         )
-        title = f"Reported effects ({len(with_numbers)} of {len(with_numbers)} estimates shown"
+        title = f"Effects on a common scale ({n_estimates} of {n_estimates} estimates"
         expect(page.locator(".widget-output .vega-embed svg", has_text=title)).to_be_visible(timeout=30_000)
         assert panel_chart.inner_html() != before
         rows = page.locator(".widget-output table.dataframe tbody tr")
-        expect(rows).to_have_count(len(omega3), timeout=30_000)
+        expect(rows).to_have_count(n_cells + len(omega3), timeout=30_000)  # Summary of Findings, then findings
 
         OUTPUT_DIR.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(OUTPUT_DIR / "voila_compare_effects_top.png"))

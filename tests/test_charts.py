@@ -42,84 +42,102 @@ def all_units(spec: dict):
             yield from all_units(child)
 
 
-def test_evidence_map_encodes_cells_and_names_sources(view):
-    spec = charts.build_evidence_map(view).to_dict()
+def test_evidence_map_colours_by_effect_on_health_and_shows_certainty(view):
+    sof = evidence.summary_of_findings(view)
+    spec = charts.build_evidence_map(view, sof=sof).to_dict()
     rows = values_of(spec)
-    expected_cells = view[["intervention_code", "outcome_code"]].drop_duplicates()
-    assert len(rows) == len(expected_cells)
-    assert sum(r["n_findings"] for r in rows) == len(view)
+    assert len(rows) == len(view[["intervention_code", "outcome_code"]].drop_duplicates())
     enc = spec["encoding"]
-    assert (enc["x"]["field"], enc["y"]["field"], enc["size"]["field"], enc["color"]["field"]) == (
-        "outcome_label",
+    assert (enc["x"]["field"], enc["y"]["field"], enc["color"]["field"], enc["opacity"]["field"]) == (
         "intervention_label",
-        "n_findings",
-        "main_direction",
+        "outcome_label",
+        "health_effect",
+        "certainty",
     )
-    assert tooltip_titles(enc) >= PROVENANCE
-    assert all(
-        r["sources"] and ("PMID" in r["sources"] or "DOI" in r["sources"] or "URL" in r["sources"]) for r in rows
-    )
+    assert enc["color"]["scale"]["domain"] == list(charts.EFFECT_COLOURS)
+    assert {"Certainty (GRADE)", "In words", "Evidence used", "Effect on health"} <= tooltip_titles(enc)
     assert spec["description"].startswith("Evidence map")
 
 
-def test_evidence_map_colours_by_level_and_rejects_other_choices(view):
-    spec = charts.build_evidence_map(view, colour_by="level").to_dict()
-    assert spec["encoding"]["color"]["field"] == "best_level"
-    with pytest.raises(ValueError, match="colour_by"):
-        charts.build_evidence_map(view, colour_by="rainbow")
+def test_evidence_map_orders_outcomes_by_kind_cytokines_first(view):
+    spec = charts.build_evidence_map(view).to_dict()
+    order = spec["encoding"]["y"]["sort"]
+    kinds = view.drop_duplicates("outcome_label").set_index("outcome_label")["marker_class"].astype(str)
+    ranks = [charts.MARKER_CLASS_ORDER.index(kinds[o]) for o in order]
+    assert ranks == sorted(ranks), "outcome kinds in their intended order"
+    assert kinds[order[0]] == "pro_inflammatory_cytokine"
+    assert order != sorted(order), "not alphabetical"
 
 
-def test_direction_plot_counts_every_finding_once(view):
+def test_evidence_map_shows_the_most_certain_human_cell(view):
+    table = charts.evidence_map_table(view)
+    row = table[(table["intervention_code"] == "tart_cherry") & (table["outcome_code"] == "crp")].iloc[0]
+    assert (row["certainty"], row["species_group"]) == ("moderate", "human")
+
+
+def test_effects_plot_counts_within_each_outcome_never_across(view):
     spec = charts.build_direction_plot(view).to_dict()
     rows = values_of(spec)
-    assert sum(r["n_findings"] for r in rows) == len(view)
-    assert len(rows) == len(view[["evidence_level", "direction"]].drop_duplicates())
+    per_study = view.drop_duplicates(["outcome_code", "study_id"])
+    assert sum(r["n_studies"] for r in rows) == len(per_study)
+    by_outcome = {}
+    for r in rows:
+        by_outcome[r["outcome_label"]] = by_outcome.get(r["outcome_label"], 0) + r["n_studies"]
+    crp = view[view["outcome_code"] == "crp"]
+    assert by_outcome[crp["outcome_label"].iloc[0]] == crp["study_id"].nunique()
+    assert spec["encoding"]["y"]["field"] == "outcome_label" and spec["encoding"]["color"]["field"] == "health_effect"
     assert tooltip_titles(spec["encoding"]) >= PROVENANCE
 
 
-def test_forest_plot_never_mixes_measures_on_one_axis(view):
+def test_forest_plot_is_grouped_by_outcome_and_names_intervention_and_study(view):
     spec = charts.build_forest_plot(view, max_rows=500).to_dict()
     table = charts.forest_table(view, max_rows=500)
     assert len(spec["vconcat"]) == table["panel"].nunique()
-    shown = view[view["effect_standardised"].notna()]
-    for panel_spec in spec["vconcat"]:
-        rows = values_of(spec, panel_spec["layer"][1])
-        panels = {r["panel"] for r in rows}
-        assert len(panels) == 1, panels
-        ids = {r["row_label"] for r in rows}
-        assert len(ids) == len(rows), "one row per estimate"
-    # every reported estimate with a signed number is drawn; measures per panel are one measure
-    assert (table["kind"] == "reported").sum() == len(shown)
-    for panel in table["panel"].unique():
-        assert panel.split(",")[0] in charts.MEASURE_LABELS.values()
+    reported = table[table["kind"] == "reported"]
+    for panel, rows in reported.groupby("panel"):
+        assert rows["outcome_label"].nunique() == 1, panel
+    merged = reported.merge(view[["intervention_label", "short_cite"]].drop_duplicates(), how="left")
+    assert all(r.intervention_label in r.row_label and r.short_cite in r.row_label for r in merged.itertuples())
+
+
+def test_forest_plot_axis_says_which_side_favours_the_intervention(view):
+    crp = view[(view["outcome_code"] == "crp") & view["es_value"].notna()]
+    strength = view[(view["outcome_code"] == "strength") & view["es_value"].notna()]
+    crp_axis = charts.build_forest_plot(crp).to_dict()["vconcat"][0]["layer"][3]["encoding"]["x"]["title"]
+    strength_axis = charts.build_forest_plot(strength).to_dict()["vconcat"][0]["layer"][3]["encoding"]["x"]["title"]
+    assert crp_axis.startswith("← favours intervention") and crp_axis.endswith("favours comparator →")
+    assert strength_axis.startswith("← favours comparator") and strength_axis.endswith("favours intervention →")
 
 
 def test_forest_plot_tooltips_carry_provenance(view):
     spec = charts.build_forest_plot(view).to_dict()
     for unit in all_units(spec["vconcat"][0]):
         if "tooltip" in unit.get("encoding", {}):
-            assert {"Study", "PMID/DOI", "Read in", "Verification"} <= tooltip_titles(unit["encoding"])
+            assert {"Study", "PMID/DOI", "Read in", "Verification", "How obtained"} <= tooltip_titles(unit["encoding"])
 
 
 def test_forest_plot_caps_rows_and_says_so(view):
     spec = charts.build_forest_plot(view, max_rows=5).to_dict()
-    n_total = int(view["effect_standardised"].notna().sum())
-    assert spec["title"] == f"Reported effects (5 of {n_total} estimates shown, strongest evidence first)"
+    assert spec["title"].startswith("Effects on a common scale (5 of ")
     table = charts.forest_table(view, max_rows=5)
     assert (table["kind"] == "reported").sum() == 5
     assert table["evidence_level"].dropna().is_monotonic_increasing
 
 
-def test_forest_plot_adds_a_pooled_row_only_for_comparable_estimates(view):
+def test_forest_plot_pools_independent_primary_studies_only(view):
     base = view[view["finding_id"] == "beba2022_f03"]  # TNF-α WMD -0.22 (-0.33 to -0.10) pg/ml
-    fake = pd.concat([base, base], ignore_index=True)
-    fake["study_id"] = ["primary_a", "primary_b"]
-    fake["finding_id"] = ["primary_a_f01", "primary_b_f01"]
+    fake = pd.concat([base, base, base], ignore_index=True)
+    fake["study_id"] = pd.Categorical(["primary_a", "primary_b", "primary_c"])
+    fake["finding_id"] = ["primary_a_f01", "primary_b_f01", "primary_c_f01"]
+    fake["short_cite"] = ["A 2020", "B 2021", "C 2022"]
     fake["is_review"] = False
     table = charts.forest_table(fake)
-    assert (table["kind"] == "pooled").sum() == 1
-    assert table.loc[table["kind"] == "pooled", "effect"].iloc[0] == pytest.approx(-0.22, abs=1e-9)
-    real_reviews_only = charts.forest_table(view[view["outcome_code"] == "tnf"])
+    pooled = table[table["kind"] == "pooled"]
+    assert len(pooled) == 1
+    assert pooled["effect"].iloc[0] == pytest.approx(-0.22, abs=1e-9)
+    assert "k = 3" in pooled["row_label"].iloc[0] and "I² = 0 %" in pooled["row_label"].iloc[0]
+    assert pooled["pi_low"].notna().iloc[0], "three studies: a prediction interval"
+    real_reviews_only = charts.forest_table(view[(view["outcome_code"] == "tnf") & view["is_review"]])
     assert (real_reviews_only["kind"] == "pooled").sum() == 0, "reviews are never pooled"
 
 
@@ -136,11 +154,12 @@ def test_claims_board_has_one_row_per_claim_with_verdict_colours(package, view):
     verdict = spec["hconcat"][0]
     assert len(values_of(spec, verdict)) == len(package.claims)
     assert verdict["encoding"]["color"]["scale"]["range"] == list(charts.VERDICT_COLOURS.values())
-    assert {"Claim", "Why", "Studies (PMID/DOI)"} <= tooltip_titles(verdict["encoding"])
+    assert {"Claim", "Why", "Studies (PMID/DOI)", "Cells bearing on it (GRADE)"} <= tooltip_titles(verdict["encoding"])
     links = package.claim_evidence.groupby("claim_id")["study_id"].nunique()
     by_id = table.set_index("claim_id")
     for claim_id, n in links.items():
         assert by_id.at[claim_id, "n_studies"] == n
+    assert "probably reduces" in by_id.at["peloton_01", "cells"], "the cells bearing on a claim are named"
 
 
 def test_charts_stay_under_altairs_row_limit_at_scale(view):

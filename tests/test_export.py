@@ -59,7 +59,7 @@ def test_reference_list_links_identifiers(package):
 def test_chart_images_render_offline(view):
     chart = charts.build_direction_plot(view)
     svg = export.chart_to_svg(chart)
-    assert svg.lstrip().startswith("<svg") and "Direction of findings by evidence level" in svg
+    assert svg.lstrip().startswith("<svg") and "Effect on health, per outcome" in svg
     assert export.chart_to_png(chart, scale=1).startswith(b"\x89PNG\r\n\x1a\n")
 
 

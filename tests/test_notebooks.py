@@ -17,7 +17,7 @@ import pytest
 
 from helpers import paths
 
-NOTEBOOKS = sorted(paths.notebooks_dir().glob("[0-4]0_*.ipynb"))  # the analysis notebooks; lessons: test_teaching
+NOTEBOOKS = sorted(paths.notebooks_dir().glob("[0-4][05]_*.ipynb"))  # the analysis notebooks; lessons: test_teaching
 DATA = paths.data_dir()
 
 pytestmark = pytest.mark.notebook
@@ -50,7 +50,7 @@ def all_outputs(nb: nbformat.NotebookNode, mime: str) -> list[str]:
     return [o["data"][mime] for c in nb.cells if c.cell_type == "code" for o in c.outputs if mime in o.get("data", {})]
 
 
-def test_there_are_the_five_notebooks_and_an_index():
+def test_there_are_the_six_notebooks_and_an_index():
     names = [nb.name for nb in NOTEBOOKS]
     assert names == [
         "00_overview.ipynb",
@@ -58,6 +58,7 @@ def test_there_are_the_five_notebooks_and_an_index():
         "20_compare_effects.ipynb",
         "30_claims_vs_evidence.ipynb",
         "40_topic_brief.ipynb",
+        "45_summary_of_findings.ipynb",
     ]
     index = (paths.notebooks_dir() / "README.md").read_text(encoding="utf-8")
     for path in sorted(paths.notebooks_dir().glob("[0-9][0-9]_*.ipynb")):
@@ -87,7 +88,9 @@ def test_overview_shows_the_table_sizes(tmp_path):
     table = output_of(nb, "evidence.package_summary(package)")
     for name in ["studies", "findings", "claims", "claim_evidence"]:
         assert re.search(rf"\b{name}\s+{len(csv(name))}\b", table), (name, table)
-    assert len(all_outputs(nb, "image/svg+xml")) == 2  # direction plot and evidence map
+    assert len(all_outputs(nb, "image/svg+xml")) == 1  # the inflammation-marker evidence map
+    certainty = output_of(nb, "charts.certainty_overview(sof)")
+    assert "very low" in certainty and "benefit" in certainty
 
 
 def test_claims_notebook_shows_the_verdict_table(tmp_path):
@@ -119,7 +122,7 @@ def test_compare_effects_for_one_intervention(tmp_path):
     omega3 = csv("findings").query("intervention_code == 'omega3'")
     summary = output_of(nb, "describe_selection(selection)", "text/markdown")
     assert summary.startswith(f"{len(omega3)} findings from {omega3['study_id'].nunique()} studies")
-    assert len(all_outputs(nb, "image/svg+xml")) == 2  # direction plot and forest plot
+    assert len(all_outputs(nb, "image/svg+xml")) == 2  # forest plot and effects per outcome
     assert not any(
         c.metadata.get("tags") == ["interactive", "nbval-ignore-output"] and c.outputs
         for c in nb.cells

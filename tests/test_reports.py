@@ -85,7 +85,7 @@ def test_invalid_parameters_are_rejected_before_any_kernel_starts(tmp_path, caps
     with pytest.raises(reports.PlanError) as raised:
         reports.load_plan(plan)
     problems = "\n".join(raised.value.problems)
-    assert "bad-topic: topic='mice_as_athletes' is not valid; choose one of: 'h2_athletes'" in problems
+    assert "bad-topic: topic='mice_as_athletes' is not valid; choose one of: 'gentle_exercise_inflammation'" in problems
     assert "'twenty_minute_walk'" in problems
     assert "unknown parameter 'verdikt'" in problems and "valid parameters: article, interactive" in problems
     assert "bad-type: interactive='no' should be of type boolean" in problems

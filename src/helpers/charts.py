@@ -16,7 +16,7 @@ import altair as alt
 import numpy as np
 import pandas as pd
 
-from helpers import evidence, stats
+from helpers import evidence, synthesis
 
 #: Okabe-Ito colours by role.
 DIRECTION_COLOURS = {"decrease": "#0072B2", "increase": "#D55E00", "no_change": "#999999", "mixed": "#CC79A7"}
@@ -53,6 +53,8 @@ MARKER_CLASS_ORDER = [
 
 #: Forest plots show at most this many rows (strongest evidence first); the rest are counted.
 FOREST_MAX_ROWS = 60
+#: Width of a forest panel and of the per-outcome bars, in pixels (phones scale the whole chart down).
+FOREST_WIDTH = 440
 #: The evidence ladder draws one mark per study up to this many studies, then aggregates.
 LADDER_MAX_POINTS = 300
 
@@ -115,85 +117,162 @@ def _level_label(level: object) -> str:
     return f"{int(level)}. {evidence.EVIDENCE_LEVELS[int(level)]}"
 
 
+# -------------------------------------------------------------------------------- shared meaning
+#: Effect on health (helpers.synthesis): colour-blind-safe, and always named in words in tooltips and tables.
+EFFECT_COLOURS = {
+    "benefit": "#009E73",
+    "harm": "#D55E00",
+    "mixed": "#CC79A7",
+    "no_effect": "#7F7F7F",
+    "unclear": "#BFBFBF",
+}
+EFFECT_LABELS = {"benefit": "benefit", "harm": "harm", "mixed": "mixed", "no_effect": "no effect", "unclear": "unclear"}
+CERTAINTY_LABELS = {"high": "high", "moderate": "moderate", "low": "low", "very_low": "very low"}
+CERTAINTY_OPACITY = {"high": 1.0, "moderate": 0.78, "low": 0.52, "very_low": 0.28}
+
+
+def _effect_colour(field: str = "health_effect", title: str = "Effect on health") -> alt.Color:
+    return alt.Color(
+        f"{field}:N",
+        title=title,
+        scale=alt.Scale(domain=list(EFFECT_COLOURS), range=list(EFFECT_COLOURS.values())),
+        legend=alt.Legend(labelExpr=_label_expr(EFFECT_LABELS)),
+    )
+
+
+def _outcome_order(table: pd.DataFrame, label: str = "outcome_label") -> list[str]:
+    """Outcome labels in their intended order: by kind (cytokines first, as MARKER_CLASS_ORDER), then by name."""
+    rank = {c: i for i, c in enumerate(MARKER_CLASS_ORDER)}
+    ordered = table.assign(_rank=table["marker_class"].astype(str).map(rank).fillna(len(rank)))
+    return ordered.sort_values(["_rank", label])[label].astype(str).drop_duplicates().tolist()
+
+
+def summary_table(view: pd.DataFrame, overrides: pd.DataFrame | None = None) -> pd.DataFrame:
+    """The Summary of Findings of ``view`` (helpers.synthesis), most certain first: the charts' text alternative."""
+    sof = synthesis.summary_of_findings(view, overrides)
+    order = {c: i for i, c in enumerate(reversed(synthesis.CERTAINTY))}
+    return (
+        sof.assign(_c=sof["certainty"].map(order))
+        .sort_values(["_c", "intervention_label", "outcome_label"])
+        .drop(columns="_c")
+    )
+
+
+def certainty_overview(sof: pd.DataFrame) -> pd.DataFrame:
+    """Summary-of-Findings cells counted by certainty (rows, most certain first) and effect on health (columns)."""
+    table = pd.crosstab(
+        pd.Categorical(sof["certainty"], categories=list(reversed(synthesis.CERTAINTY))),
+        pd.Categorical(sof["health_effect"], categories=list(EFFECT_COLOURS)),
+        margins=True,
+        margins_name="total",
+        dropna=False,
+    )
+    table.index = [CERTAINTY_LABELS.get(i, i) for i in table.index]
+    table.columns = [EFFECT_LABELS.get(c, c) for c in table.columns]
+    table.index.name, table.columns.name = "certainty", "effect on health"
+    return table
+
+
 # ------------------------------------------------------------------------------------ evidence map
-def evidence_map_table(view: pd.DataFrame) -> pd.DataFrame:
-    """The evidence map's data: one row per intervention x outcome cell, with its sources."""
-    by = ["intervention_code", "outcome_code"]
-    summary = evidence.summarise_cells(view, tuple(by))
-    if summary.empty:
-        return summary
-    labels = view.drop_duplicates(by)[
-        [*by, "intervention_label", "intervention_category", "outcome_label", "marker_class"]
-    ]
-    table = summary.merge(labels, on=by).merge(evidence.summarise_provenance(view, by), on=by)
-    table["best_level_label"] = table["best_level"].map(_level_label)
-    return table.sort_values(["intervention_category", "intervention_label", "outcome_label"]).reset_index(drop=True)
+def evidence_map_table(view: pd.DataFrame, sof: pd.DataFrame | None = None) -> pd.DataFrame:
+    """One mark per intervention × outcome: the most certain of its Summary-of-Findings cells (human first).
+
+    The other cells of the pair (other timeframes, animal evidence) are named in ``other_cells``.
+    """
+    sof = synthesis.summary_of_findings(view) if sof is None else sof
+    if sof.empty:
+        return sof
+    rank = {c: i for i, c in enumerate(synthesis.CERTAINTY)}
+    ranked = sof.assign(
+        _human=sof["species_group"].astype(str) == "human",
+        _certainty=sof["certainty"].map(rank),
+    ).sort_values(["_human", "_certainty", "k", "n_studies"], ascending=False, kind="stable")
+    pair = ["intervention_code", "outcome_code"]
+    others = ranked.groupby(pair, observed=True).apply(
+        lambda g: "; ".join(
+            f"{r.timeframe_group}, {r.species_group}: {EFFECT_LABELS[r.health_effect]}, {CERTAINTY_LABELS[r.certainty]}"
+            for r in g.iloc[1:].itertuples()
+        ),
+        include_groups=False,
+    )
+    table = ranked.drop_duplicates(pair).merge(others.rename("other_cells").reset_index(), on=pair, how="left")
+    table["certainty_label"] = table["certainty"].map(CERTAINTY_LABELS)
+    table["effect_label"] = table["health_effect"].map(EFFECT_LABELS)
+    table["opacity"] = table["certainty"].map(CERTAINTY_OPACITY)
+    table["cell"] = table["timeframe_group"].astype(str) + ", " + table["species_group"].astype(str)
+    return table.drop(columns=["_human", "_certainty"]).reset_index(drop=True)
 
 
-def build_evidence_map(view: pd.DataFrame, colour_by: str = "direction", title: str | None = None) -> alt.Chart:
-    """Intervention x outcome grid; circle size = number of findings, colour = main direction or best level."""
-    if colour_by not in ("direction", "level"):
-        raise ValueError(f"colour_by must be 'direction' or 'level', got {colour_by!r}")
-    table = evidence_map_table(view)
+def _intervention_categories(view: pd.DataFrame) -> pd.Series:
+    return view.drop_duplicates("intervention_code").set_index("intervention_code")["intervention_category"].astype(str)
+
+
+def build_evidence_map(view: pd.DataFrame, title: str | None = None, sof: pd.DataFrame | None = None) -> alt.Chart:
+    """Interventions × outcomes: colour = effect on health, opacity = GRADE certainty, size = studies."""
+    table = evidence_map_table(view, sof)
     if table.empty:
         return _empty("No findings match this selection.")
-    if colour_by == "direction":
-        colour = alt.Color(
-            "main_direction:N",
-            title="Main direction",
-            scale=_direction_scale(),
-            legend=alt.Legend(labelExpr=_label_expr(DIRECTION_LABELS)),
-        )
-    else:
-        colour = alt.Color(
-            "best_level:O", title="Best evidence level", scale=alt.Scale(scheme=LEVEL_SCHEME, domain=list(range(1, 8)))
-        )
     tooltip = [
         alt.Tooltip("intervention_label:N", title="Intervention"),
         alt.Tooltip("outcome_label:N", title="Outcome"),
-        alt.Tooltip("n_findings:Q", title="Findings"),
+        alt.Tooltip("cell:N", title="Cell shown"),
+        alt.Tooltip("effect_label:N", title="Effect on health"),
+        alt.Tooltip("certainty_label:N", title="Certainty (GRADE)"),
+        alt.Tooltip("statement:N", title="In words"),
+        alt.Tooltip("effect_text:N", title="Effect"),
         alt.Tooltip("n_studies:Q", title="Studies"),
-        alt.Tooltip("best_level_label:N", title="Best evidence"),
-        alt.Tooltip("main_direction:N", title="Main direction"),
-        alt.Tooltip("agreement:Q", title="Agreement", format=".0%"),
-        alt.Tooltip("total_n:Q", title="Participants (known N)"),
-        *_provenance_tooltip(),
+        alt.Tooltip("n_participants:Q", title="Participants (counted once)", format=",.0f"),
+        alt.Tooltip("studies:N", title="Evidence used"),
+        alt.Tooltip("other_cells:N", title="Other cells"),
     ]
-    class_rank = {c: i for i, c in enumerate(MARKER_CLASS_ORDER)}
-    table = table.assign(class_rank=table["marker_class"].map(class_rank).fillna(len(class_rank)))
-    outcome_sort = table.sort_values(["class_rank", "outcome_label"])["outcome_label"].drop_duplicates().tolist()
-    n_outcomes = table["outcome_label"].nunique()
-    n_interventions = table["intervention_label"].nunique()
+    outcomes = _outcome_order(table)
+    category = {"exercise": 0, "nutrition": 1, "hydrogen": 2, "experimental": 3, "exposure": 4}
+    by_category = table.assign(
+        _c=table["intervention_code"].astype(str).map(_intervention_categories(view)).map(category)
+    )
+    interventions = by_category.sort_values(["_c", "intervention_label"])["intervention_label"].drop_duplicates()
+    data = _encoded_only(
+        table, tooltip, ["outcome_label", "intervention_label", "n_studies", "health_effect", "opacity", "certainty"]
+    )
     points = (
-        alt.Chart(
-            _encoded_only(
-                table, tooltip, ["outcome_label", "intervention_label", "n_findings", "main_direction", "best_level"]
-            )
-        )
-        .mark_circle(opacity=0.85, stroke="#333", strokeWidth=0.5)
+        alt.Chart(data)
+        .mark_circle(stroke="#333", strokeWidth=0.6)
         .encode(
+            # Interventions across (fewer, angled labels), outcomes down (many, readable horizontal labels).
             x=alt.X(
-                "outcome_label:N",
-                title="Outcome (grouped by kind: cytokines first)",
-                sort=outcome_sort,
-                axis=alt.Axis(labelAngle=-45),
+                "intervention_label:N",
+                title="Intervention (exercise, nutrition, hydrogen, experimental, exposures)",
+                sort=interventions.tolist(),
+                axis=alt.Axis(labelAngle=-50, labelLimit=200, orient="top"),
             ),
-            y=alt.Y("intervention_label:N", title="Intervention", sort=sorted(table["intervention_label"].unique())),
-            size=alt.Size("n_findings:Q", title="Findings", scale=alt.Scale(range=[40, 900])),
-            color=colour,
+            y=alt.Y(
+                "outcome_label:N",
+                title="Outcome (by kind: cytokines first)",
+                sort=outcomes,
+                axis=alt.Axis(labelLimit=220),
+            ),
+            size=alt.Size("n_studies:Q", title="Studies", scale=alt.Scale(range=[50, 600])),
+            color=_effect_colour(),
+            opacity=alt.Opacity(
+                "certainty:N",
+                title="Certainty",
+                scale=alt.Scale(domain=list(CERTAINTY_OPACITY), range=list(CERTAINTY_OPACITY.values())),
+                legend=alt.Legend(labelExpr=_label_expr(CERTAINTY_LABELS)),
+            ),
             tooltip=tooltip,
         )
     )
     chart = points.properties(
         title=title
-        or f"Evidence map: {int(table['n_findings'].sum())} findings from {view['study_id'].nunique()} studies",
-        width=max(320, 22 * n_outcomes),
-        height=max(120, 24 * n_interventions),
+        or f"Evidence map: {len(table)} intervention × outcome pairs from {view['study_id'].nunique()} studies",
+        width=alt.Step(22),
+        height=alt.Step(16),
     )
     return _finish(
         chart,
-        "Evidence map: interventions by outcomes; circle size is the number of findings, "
-        f"colour is the {'main direction' if colour_by == 'direction' else 'best evidence level'}.",
+        "Evidence map: interventions by outcomes; colour is the effect on health (benefit, harm, no effect, mixed, "
+        "unclear), opacity the GRADE certainty, circle size the number of studies. The Summary of Findings table "
+        "gives the same in words.",
     )
 
 
@@ -202,53 +281,56 @@ def _label_expr(labels: dict[str, str]) -> str:
     return f"{cases} : datum.label"
 
 
-# ------------------------------------------------------------------------ effect-direction plot
-def direction_by_level_table(view: pd.DataFrame) -> pd.DataFrame:
-    """Findings counted by evidence level and direction, with their sources."""
-    by = ["evidence_level", "direction"]
+# ------------------------------------------------------------------------ effects per outcome
+def effects_by_outcome_table(view: pd.DataFrame) -> pd.DataFrame:
+    """Studies per outcome and effect on health (each study's first finding per outcome): counted within an
+    outcome, never across outcomes."""
+    columns = ["outcome_label", "marker_class", "health_effect", "n_studies", "sources"]
     if view.empty:
-        return pd.DataFrame(columns=[*by, "n_findings", "n_studies", "level_label", "sources"])
-    counts = view.groupby(by, observed=True).agg(n_findings=("finding_id", "size"), n_studies=("study_id", "nunique"))
-    table = counts.reset_index().merge(evidence.summarise_provenance(view, by), on=by)
-    table["level_label"] = table["evidence_level"].map(_level_label)
-    table["direction_label"] = table["direction"].map(DIRECTION_LABELS)
-    table["direction_order"] = table["direction"].map({d: i for i, d in enumerate(DIRECTION_COLOURS)})
-    return table.sort_values(["evidence_level", "direction_order"]).reset_index(drop=True)
+        return pd.DataFrame(columns=columns)
+    per_study = view.sort_values(["evidence_level", "finding_id"]).drop_duplicates(["outcome_code", "study_id"])
+    by = ["outcome_code", "health_effect"]
+    counts = per_study.groupby(by, observed=True).agg(
+        n_studies=("study_id", "nunique"),
+        outcome_label=("outcome_label", "first"),
+        marker_class=("marker_class", "first"),
+    )
+    table = counts.reset_index().merge(evidence.summarise_provenance(per_study, by), on=by)
+    table["effect_label"] = table["health_effect"].astype(str).map(EFFECT_LABELS)
+    table["effect_order"] = table["health_effect"].astype(str).map({e: i for i, e in enumerate(EFFECT_COLOURS)})
+    return table
 
 
 def build_direction_plot(view: pd.DataFrame, title: str | None = None) -> alt.Chart:
-    """Stacked bars: how many findings went each way, at each evidence level."""
-    table = direction_by_level_table(view)
+    """Per outcome: how many studies found a benefit, a harm, no effect or an unclear result (never summed across
+    outcomes: a fall in CRP and a fall in strength are not the same kind of result)."""
+    table = effects_by_outcome_table(view)
     if table.empty:
         return _empty("No findings match this selection.")
     bars = (
         alt.Chart(table)
         .mark_bar()
         .encode(
-            y=alt.Y("level_label:N", title=None, sort=_ordered(table, "level_label", "evidence_level")),
-            x=alt.X("n_findings:Q", title="Findings", stack="zero"),
-            color=alt.Color(
-                "direction:N",
-                title="Direction",
-                scale=_direction_scale(),
-                legend=alt.Legend(labelExpr=_label_expr(DIRECTION_LABELS)),
+            y=alt.Y("outcome_label:N", title=None, sort=_outcome_order(table), axis=alt.Axis(labelLimit=220)),
+            x=alt.X(
+                "n_studies:Q", title="Studies (one per study and outcome)", stack="zero", axis=alt.Axis(tickMinStep=1)
             ),
-            order=alt.Order("direction_order:Q"),
+            color=_effect_colour(),
+            order=alt.Order("effect_order:Q"),
             tooltip=[
-                alt.Tooltip("level_label:N", title="Evidence level"),
-                alt.Tooltip("direction_label:N", title="Direction"),
-                alt.Tooltip("n_findings:Q", title="Findings"),
+                alt.Tooltip("outcome_label:N", title="Outcome"),
+                alt.Tooltip("effect_label:N", title="Effect on health"),
                 alt.Tooltip("n_studies:Q", title="Studies"),
                 *_provenance_tooltip(),
             ],
         )
     )
-    chart = bars.properties(
-        title=title or "Direction of findings by evidence level",
-        width=480,
-        height=max(80, 34 * table["evidence_level"].nunique()),
+    chart = bars.properties(title=title or "Effect on health, per outcome", width=FOREST_WIDTH, height=alt.Step(16))
+    return _finish(
+        chart,
+        "Stacked bars per outcome: the number of studies whose finding was a benefit, a harm, no effect or unclear. "
+        "Outcomes are never added together.",
     )
-    return _finish(chart, "Stacked bar chart of findings by evidence level, split by the direction of the effect.")
 
 
 # ------------------------------------------------------------------------------------ forest plot
@@ -268,196 +350,212 @@ MEASURE_LABELS = {
     "pct_change": "Percent change",
     "median_change": "Change in median",
     "r": "Correlation (r)",
-    "eta": "Eta",
+    "eta_squared": "Eta squared",
+    "fold_change": "Fold change (log)",
+    "or": "Odds ratio (log)",
+    "rr": "Risk ratio (log)",
+    "hr": "Hazard ratio (log)",
 }
 
 
-def _panel_key(frame: pd.DataFrame) -> pd.Series:
-    """One panel per effect measure, and per unit for measures in natural units."""
-    unit = frame["value_unit"].fillna("")
-    needs_unit = frame["effect_measure"].isin(["md", "wmd", "median_change"])
-    suffix = np.where(needs_unit & (unit != ""), ", " + unit, np.where(needs_unit, ", unit not reported", ""))
-    return frame["effect_measure"].map(MEASURE_LABELS) + suffix
+def _favours(favourable: str) -> tuple[str, str]:
+    """Axis end labels: which side favours the intervention, following the outcome's favourable direction."""
+    if favourable == "decrease":
+        return "← favours intervention", "favours comparator →"
+    if favourable == "increase":
+        return "← favours comparator", "favours intervention →"
+    return "← lower with intervention", "higher with intervention →"
 
 
-def forest_table(view: pd.DataFrame, max_rows: int = FOREST_MAX_ROWS, pooled: bool = True) -> pd.DataFrame:
-    """Rows of the forest plot: reported estimates (standardised sign) grouped by measure, plus pooled rows.
+def forest_table(
+    view: pd.DataFrame, max_rows: int = FOREST_MAX_ROWS, pooled: bool = True, sof: pd.DataFrame | None = None
+) -> pd.DataFrame:
+    """Rows of the forest plot: each estimate on a common scale, grouped by outcome (and scale), plus pooled rows.
 
-    Only findings with a signed effect value are drawn; each panel holds one effect measure (and,
-    for mean differences, one unit), so different scales never share an axis.
+    Estimates come from :func:`helpers.synthesis.effect_sizes` (computed SMDs included); a pooled row is added for
+    every cell whose Summary of Findings pools independent primary studies (never reviews with their trials).
     """
-    frame = view[view["effect_standardised"].notna()].copy()
     columns = [
-        "panel",
-        "row_label",
-        "kind",
-        "effect",
-        "ci_low",
-        "ci_high",
-        "effect_text",
-        "short_cite",
-        "identifier",
-        "outcome_label",
-        "outcome_detail",
-        "evidence_label",
-        "evidence_level",
-        "source_location",
-        "verification_status",
-        "p_text",
-        "note",
-        "order",
-    ]
-    if frame.empty:
+        "panel", "outcome_label", "favourable_direction", "row_label", "kind", "effect", "ci_low", "ci_high",
+        "pi_low", "pi_high", "effect_text", "short_cite", "intervention_label", "identifier", "outcome_detail",
+        "evidence_label", "evidence_level", "source_location", "verification_status", "effect_label", "es_origin",
+        "es_method", "order", "stats_text", "link", "health_effect",
+    ]  # fmt: skip
+    shown = view[view["es_value"].notna()].copy()
+    has_scale = shown["es_scale"].astype(str) != ""
+    other = view[view["es_value"].isna() & view["effect_standardised"].notna()].copy()
+    if shown.empty and other.empty:
         return pd.DataFrame(columns=columns)
-    frame = frame.sort_values(["evidence_level", "outcome_label", "year", "finding_id"]).head(max_rows)
-    frame["panel"] = _panel_key(frame)
-    detail = frame["outcome_detail"].fillna(frame["outcome_label"])
-    subgroup = frame["subgroup"].fillna("")
+    other["es_scale"] = other["effect_measure"].astype(str).map(MEASURE_LABELS)
+    other["es_value"] = other["effect_standardised"]
+    other["es_ci_low"], other["es_ci_high"] = other["ci_low_standardised"], other["ci_high_standardised"]
+    shown.loc[~has_scale, "es_scale"] = shown.loc[~has_scale, "effect_measure"].astype(str).map(MEASURE_LABELS)
+    frame = pd.concat([shown, other])
+    frame = frame.sort_values(["evidence_level", "outcome_label", "year", "finding_id"]).head(max_rows).copy()
+    frame["panel"] = frame["outcome_label"].astype(str) + " — " + frame["es_scale"].astype(str)
+    detail = frame["outcome_detail"].astype("object").fillna("").astype(str).str.slice(0, 40)
+    subgroup = frame["subgroup"].astype("object").fillna("").astype(str)
     frame["row_label"] = (
-        frame["short_cite"]
+        frame["intervention_label"].astype(str)
         + " · "
-        + detail.str.slice(0, 48)
-        + np.where(subgroup != "", " [" + subgroup.str.slice(0, 30) + "]", "")
+        + frame["short_cite"].astype(str)
+        + np.where(subgroup != "", " [" + subgroup.str.slice(0, 28) + "]", "")
+        + np.where(detail != "", " · " + detail, "")
+        + " #"
+        + frame["finding_id"].astype(str).str.extract(r"_f(\d+)$")[0]
     )
-    frame["row_label"] = frame["row_label"] + " #" + frame["finding_id"].str.extract(r"_f(\d+)$")[0]
     frame["kind"] = "reported"
-    frame["effect"] = frame["effect_standardised"]
-    frame["ci_low"] = frame["ci_low_standardised"]
-    frame["ci_high"] = frame["ci_high_standardised"]
-    # The text shows the effect as reported (its own sign), not the standardised one drawn.
+    frame["effect"], frame["ci_low"], frame["ci_high"] = frame["es_value"], frame["es_ci_low"], frame["es_ci_high"]
+    frame["pi_low"] = frame["pi_high"] = np.nan
     frame["effect_text"] = [
-        _effect_text(v, lo, hi)
-        for v, lo, hi in zip(
-            frame["effect_value"], view.loc[frame.index, "ci_low"], view.loc[frame.index, "ci_high"], strict=True
+        (f"{v:.2f} ({lo:.2f} to {hi:.2f})" if pd.notna(lo) else f"{v:.2f}") + f" {scale}"
+        for v, lo, hi, scale in zip(
+            frame["es_value"], frame["es_ci_low"], frame["es_ci_high"], frame["es_scale"], strict=True
         )
     ]
-    frame["p_text"] = np.where(
-        frame["p_value"].notna(), "p " + frame["p_value_operator"].fillna("") + " " + frame["p_value"].astype(str), ""
-    )
-    frame["order"] = np.arange(len(frame))
+    frame["effect_label"] = frame["health_effect"].astype(str).map(EFFECT_LABELS)
+    frame["stats_text"] = frame["es_method"].astype("object").fillna("")
+    frame["link"] = [_study_link(p, d, u) for p, d, u in zip(frame["pmid"], frame["doi"], frame["url"], strict=True)]
+    frame["order"] = np.arange(len(frame), dtype=float)
     rows = [frame]
-    if pooled:
-        rows.append(_pooled_rows(view, frame))
+    if pooled and len(shown):
+        rows.append(_pooled_rows(view, frame, sof))
     table = pd.concat(rows, ignore_index=True)
-    return table[columns]
+    return table.reindex(columns=columns)
 
 
-def _pooled_rows(view: pd.DataFrame, shown: pd.DataFrame) -> pd.DataFrame:
-    # Only groups with a row on screen can get a pooled row: pool just those (at most one per row).
-    keys = stats.pool_keys(view)
-    shown_keys = set(stats.pool_keys(shown))
-    estimates = stats.pool_random_effects(view[keys.isin(shown_keys).to_numpy()])
+def _study_link(pmid: object, doi: object, url: object) -> str:
+    from helpers import render
+
+    return render.doi_url(doi) or render.pubmed_url(pmid) or render.safe_url(url) or ""
+
+
+def _pooled_rows(view: pd.DataFrame, shown: pd.DataFrame, sof: pd.DataFrame | None) -> pd.DataFrame:
+    sof = synthesis.summary_of_findings(view) if sof is None else sof
+    pooled = sof[sof["basis"] == "primary pooled"]
     rows = []
-    for estimate in estimates:
-        member = shown[
-            shown["study_id"].isin(estimate.study_ids)
-            & (shown["outcome_code"] == estimate.outcome_code)
-            & (shown["effect_measure"] == estimate.effect_measure)
-        ]
-        if member.empty:
+    for cell in pooled.itertuples():
+        ids = set(cell.finding_ids.split())
+        members = shown[shown["finding_id"].isin(ids)]
+        if members.empty:
             continue
-        label = member["outcome_label"].iloc[0]
+        stats_text = f"k = {cell.k}, I² = {cell.i2:.0f} %, τ² = {cell.tau2:.3f}"
+        pi = f"; prediction interval {cell.pi_low:.2f} to {cell.pi_high:.2f}" if pd.notna(cell.pi_low) else ""
         rows.append(
             {
-                "panel": member["panel"].iloc[0],
-                "row_label": f"Pooled, random effects (k={estimate.k}): {label}",
+                "panel": members["panel"].iloc[0],
+                "outcome_label": cell.outcome_label,
+                "favourable_direction": cell.favourable_direction,
+                "row_label": f"Pooled ({cell.intervention_label}, {cell.timeframe_group}): {stats_text}",
                 "kind": "pooled",
-                "effect": estimate.estimate,
-                "ci_low": estimate.ci_low,
-                "ci_high": estimate.ci_high,
-                "effect_text": _effect_text(
-                    round(estimate.estimate, 3), round(estimate.ci_low, 3), round(estimate.ci_high, 3)
-                ),
-                "short_cite": "DerSimonian-Laird pool of " + ", ".join(estimate.study_ids),
-                "identifier": "computed by helpers.stats (DerSimonian-Laird)",
-                "outcome_label": label,
-                "outcome_detail": f"tau² = {estimate.tau2:.3f}; I² = {estimate.i2:.0%}",
-                "evidence_label": "pooled estimate",
-                "evidence_level": np.nan,
+                "effect": cell.estimate,
+                "ci_low": cell.ci_low,
+                "ci_high": cell.ci_high,
+                "pi_low": cell.pi_low,
+                "pi_high": cell.pi_high,
+                "effect_text": f"{cell.estimate:.2f} ({cell.ci_low:.2f} to {cell.ci_high:.2f}){pi}",
+                "short_cite": "REML + Hartung-Knapp-Sidik-Jonkman pool of " + cell.studies,
+                "intervention_label": cell.intervention_label,
+                "identifier": "computed by helpers.synthesis",
+                "evidence_label": f"certainty: {CERTAINTY_LABELS[cell.certainty]}",
                 "source_location": "computed",
                 "verification_status": "computed",
-                "p_text": "",
-                "note": "",
-                "order": member["order"].max() + 0.5,
+                "effect_label": EFFECT_LABELS.get(cell.health_effect, cell.health_effect),
+                "health_effect": cell.health_effect,
+                "stats_text": stats_text,
+                "link": "",
+                "order": members["order"].max() + 0.5,
             }
         )
     return pd.DataFrame(rows)
 
 
 def build_forest_plot(
-    view: pd.DataFrame, max_rows: int = FOREST_MAX_ROWS, pooled: bool = True, title: str | None = None
+    view: pd.DataFrame,
+    max_rows: int = FOREST_MAX_ROWS,
+    pooled: bool = True,
+    title: str | None = None,
+    sof: pd.DataFrame | None = None,
 ) -> alt.VConcatChart | alt.Chart:
-    """Reported estimates with confidence intervals, one panel per effect measure.
+    """Estimates with 95 % CIs, one panel per outcome (and scale); each row names intervention and study.
 
-    The x axis is the effect on a common sign: negative = the outcome was lower with the
-    intervention (sources that use the opposite convention are re-signed, see ``effect_sign``).
-    Hollow points have no reported interval. A random-effects pooled row (diamond) is added only
-    where findings are comparable and independent (see :mod:`helpers.stats`).
+    Axis ends say which side favours the intervention, following the outcome's favourable direction. A pooled
+    diamond (REML, Hartung-Knapp-Sidik-Jonkman CI) with its prediction interval (thin line) appears where
+    independent primary studies are pooled; k, I² and τ² are printed in its row. Colour = effect on health.
     """
-    table = forest_table(view, max_rows=max_rows, pooled=pooled)
+    table = forest_table(view, max_rows=max_rows, pooled=pooled, sof=sof)
     if table.empty:
-        return _empty("No reported effect estimates in this selection.")
-    n_total = int(view["effect_standardised"].notna().sum())
+        return _empty("No effect estimates in this selection.")
+    n_total = int(
+        view["es_value"].notna().sum() + (view["es_value"].isna() & view["effect_standardised"].notna()).sum()
+    )
     n_shown = int((table["kind"] == "reported").sum())
-    panels = []
     tooltip = [
+        alt.Tooltip("intervention_label:N", title="Intervention"),
         alt.Tooltip("short_cite:N", title="Study"),
         alt.Tooltip("identifier:N", title="PMID/DOI"),
-        alt.Tooltip("outcome_label:N", title="Outcome"),
         alt.Tooltip("outcome_detail:N", title="Measured"),
-        alt.Tooltip("effect_text:N", title="Effect as reported"),
-        alt.Tooltip("p_text:N", title="p"),
+        alt.Tooltip("effect_text:N", title="Effect (95 % CI)"),
+        alt.Tooltip("effect_label:N", title="Effect on health"),
+        alt.Tooltip("stats_text:N", title="How obtained"),
         alt.Tooltip("evidence_label:N", title="Evidence"),
         alt.Tooltip("source_location:N", title="Read in"),
         alt.Tooltip("verification_status:N", title="Verification"),
     ]
-    for panel, rows in table.groupby("panel", sort=True):
+    panels = []
+    for panel, rows in table.groupby("panel", sort=False):
         rows = rows.copy()
+        left, right = _favours(str(rows["favourable_direction"].iloc[0]))
         rows["has_ci"] = rows["ci_low"].notna()
-        rows["ci_text"] = np.where(rows["has_ci"], "reported", "not reported")
+        spread = pd.concat([rows["ci_low"], rows["ci_high"], rows["effect"], rows["pi_low"], rows["pi_high"]]).abs()
+        edge = float(np.nanmax(spread.to_numpy(float))) if len(spread.dropna()) else 1.0
+        domain = [-edge * 1.05, edge * 1.05]
+        x_title = f"{left}    {panel.split(' — ')[-1]}    {right}"
         base = alt.Chart(rows).encode(
-            y=alt.Y("row_label:N", title=None, sort=_ordered(rows, "row_label", "order"), axis=alt.Axis(labelLimit=360))
+            y=alt.Y("row_label:N", title=None, sort=_ordered(rows, "row_label", "order"), axis=alt.Axis(labelLimit=420))
         )
-        x_title = f"{panel}: negative = lower with the intervention"
+        x = alt.X("effect:Q", title=x_title, scale=alt.Scale(domain=domain, nice=False))
         rule = alt.Chart(pd.DataFrame({"zero": [0.0]})).mark_rule(color="#666", strokeDash=[4, 3]).encode(x="zero:Q")
+        prediction = (
+            base.transform_filter("datum.kind == 'pooled' && isValid(datum.pi_low)")
+            .mark_rule(strokeWidth=1, color="#000", strokeDash=[2, 2])
+            .encode(x=alt.X("pi_low:Q", scale=alt.Scale(domain=domain, nice=False), title=x_title), x2="pi_high:Q")
+        )
         error_bars = (
             base.transform_filter("datum.has_ci")
-            .mark_rule(strokeWidth=1.5, color="#333")
-            .encode(x=alt.X("ci_low:Q", title=x_title), x2="ci_high:Q", tooltip=tooltip)
-        )
-        points = (
-            base.transform_filter("datum.kind == 'reported'")
-            .mark_point(filled=True, size=70)
+            .mark_rule(strokeWidth=1.6, color="#333")
             .encode(
-                x=alt.X("effect:Q", title=x_title),
-                color=_verification_colour(),
-                shape=alt.Shape(
-                    "ci_text:N",
-                    title="Confidence interval",
-                    scale=alt.Scale(domain=["reported", "not reported"], range=["circle", "square"]),
-                ),
+                x=alt.X("ci_low:Q", scale=alt.Scale(domain=domain, nice=False), title=x_title),
+                x2="ci_high:Q",
                 tooltip=tooltip,
             )
         )
+        points = (
+            base.transform_filter("datum.kind == 'reported'")
+            .mark_point(filled=True, size=80, stroke="#333", strokeWidth=0.5)
+            .encode(x=x, color=_effect_colour(), href="link:N", tooltip=tooltip)
+        )
         diamonds = (
             base.transform_filter("datum.kind == 'pooled'")
-            .mark_point(shape="diamond", size=220, filled=True, color="#000")
-            .encode(x=alt.X("effect:Q", title=x_title), tooltip=tooltip)
+            .mark_point(shape="diamond", size=260, filled=True, color="#000")
+            .encode(x=x, tooltip=tooltip)
         )
         panels.append(
-            alt.layer(rule, error_bars, points, diamonds).properties(
-                title=str(panel), width=420, height=max(40, 22 * len(rows))
+            alt.layer(rule, prediction, error_bars, points, diamonds).properties(
+                title=str(panel), width=FOREST_WIDTH, height=alt.Step(22)
             )
         )
     chart = (
         alt.vconcat(*panels)
-        .resolve_scale(x="independent", color="shared", shape="shared")
+        .resolve_scale(x="independent", color="shared")
         .properties(
-            title=title or f"Reported effects ({n_shown} of {n_total} estimates shown, strongest evidence first)"
+            title=title or f"Effects on a common scale ({n_shown} of {n_total} estimates, strongest evidence first)"
         )
     )
     return _finish(
-        chart, "Forest plot of reported effect estimates with confidence intervals, one panel per effect measure."
+        chart,
+        "Forest plot: estimates with 95 % confidence intervals, one panel per outcome; each row names the intervention "
+        "and the study; a black diamond is a pooled estimate with its prediction interval (dashed).",
     )
 
 
@@ -513,8 +611,21 @@ def build_evidence_ladder(view: pd.DataFrame, title: str | None = None) -> alt.C
 
 
 # ----------------------------------------------------------------------------------- claims board
-def claims_table(package, view: pd.DataFrame | None = None) -> pd.DataFrame:
-    """Claims with their verdicts and the evidence linked to them (counts, strongest level, sources)."""
+def claim_cells(package, view: pd.DataFrame, sof: pd.DataFrame | None = None) -> pd.DataFrame:
+    """For each claim, the Summary-of-Findings cells that its linked findings fall in (one row per claim × cell)."""
+    sof = synthesis.summary_of_findings(view, package.certainty_overrides) if sof is None else sof
+    keys = synthesis.ROW_KEYS
+    linked = package.claim_evidence.dropna(subset=["finding_id"])[["claim_id", "finding_id", "relation"]]
+    located = linked.merge(view[["finding_id", *keys]].astype({k: "str" for k in keys}), on="finding_id")
+    cells = located.drop_duplicates(["claim_id", *keys])
+    return cells.merge(sof.astype({k: "str" for k in keys}), on=keys)[
+        ["claim_id", *keys, "intervention_label", "outcome_label", "health_effect", "certainty", "statement"]
+    ]
+
+
+def claims_table(package, view: pd.DataFrame | None = None, sof: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Claims with their verdicts, the evidence linked to them (counts, strongest level, sources) and the
+    Summary-of-Findings cells that bear on them (``cells``: each cell's statement and certainty)."""
     view = view if view is not None else evidence.build_evidence_view(package)
     links = package.claim_evidence.merge(
         evidence.build_study_ladder(package.studies)[["study_id", "short_cite", "identifier", "evidence_level"]],
@@ -546,6 +657,20 @@ def claims_table(package, view: pd.DataFrame | None = None) -> pd.DataFrame:
     table["verdict_label"] = table["verdict"].str.replace("_", " ")
     table["certainty_label"] = table["certainty"].str.replace("_", " ")
     table["claim_short"] = table["claim"].where(table["claim"].str.len() <= 90, table["claim"].str.slice(0, 87) + "...")
+    cells = claim_cells(package, view, sof)
+    rank = {c: i for i, c in enumerate(synthesis.CERTAINTY)}
+    cells = cells.assign(_rank=cells["certainty"].map(rank)).sort_values(["claim_id", "_rank"], ascending=[True, False])
+    listed = cells.groupby("claim_id").apply(
+        lambda g: (
+            " | ".join(f"{r.statement} [{CERTAINTY_LABELS[r.certainty]}]" for r in g.head(4).itertuples())
+            + (f" | +{len(g) - 4} more cells" if len(g) > 4 else "")
+        ),
+        include_groups=False,
+    )
+    best = cells.groupby("claim_id")["certainty"].first()
+    table["n_cells"] = table["claim_id"].map(cells.groupby("claim_id").size()).fillna(0).astype("int64")
+    table["cells"] = table["claim_id"].map(listed).fillna("")
+    table["best_cell_certainty"] = table["claim_id"].map(best).map(CERTAINTY_LABELS).fillna("")
     return table.sort_values("claim_id").reset_index(drop=True)
 
 
@@ -561,6 +686,7 @@ def build_claims_board(table: pd.DataFrame, title: str | None = None) -> alt.Cha
         alt.Tooltip("rationale:N", title="Why"),
         alt.Tooltip("best_level_label:N", title="Best evidence"),
         alt.Tooltip("sources:N", title="Studies (PMID/DOI)"),
+        alt.Tooltip("cells:N", title="Cells bearing on it (GRADE)"),
     ]
     base = alt.Chart(table).encode(
         y=alt.Y(
@@ -594,8 +720,13 @@ def build_claims_board(table: pd.DataFrame, title: str | None = None) -> alt.Cha
         .encode(x=alt.value(0), text=alt.Text("n_studies:Q", format="d"), tooltip=tooltip)
         .properties(width=50, height=22 * len(table), title=alt.TitleParams("Studies", fontSize=11))
     )
+    cell_count = (
+        unlabelled.mark_text(align="left", fontSize=11)
+        .encode(x=alt.value(0), text="best_cell_certainty:N", tooltip=tooltip)
+        .properties(width=110, height=22 * len(table), title=alt.TitleParams("Best cell (GRADE)", fontSize=11))
+    )
     chart = alt.hconcat(
-        verdict.properties(width=420, height=22 * len(table)), certainty, evidence_count, spacing=6
+        verdict.properties(width=420, height=22 * len(table)), certainty, evidence_count, cell_count, spacing=6
     ).properties(title=title or f"Claims versus evidence ({len(table)} claims)")
     return _finish(chart, "Claims board: each claim with its verdict, certainty and the number of linked studies.")
 

@@ -7,6 +7,9 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from helpers import synthesis
+from helpers.data import RATIO_MEASURES
+
 #: The evidence ladder of DESIGN §2: level -> label. Lower is stronger evidence.
 EVIDENCE_LEVELS: dict[int, str] = {
     1: "Systematic review / meta-analysis",
@@ -84,6 +87,11 @@ CATEGORICAL_COLUMNS = [
     "intervention_category",
     "marker_class",
     "species_group",
+    "timeframe_group",
+    "health_effect",
+    "age_group",
+    "sex",
+    "training_status",
 ]
 
 
@@ -131,8 +139,18 @@ def build_evidence_view(package) -> pd.DataFrame:
         "study_verification_status",
         "evidence_level",
         "evidence_label",
+        "title",
+        "population",
+        "age_group",
+        "mean_age_years",
+        "sex",
+        "training_status",
     ]
     view = package.findings.merge(studies[study_columns], on="study_id", how="left", validate="many_to_one")
+    rob = package.risk_of_bias[["study_id", "tool", "overall"]].rename(
+        columns={"tool": "rob_tool", "overall": "rob_overall"}
+    )
+    view = view.merge(rob, on="study_id", how="left", validate="many_to_one")
     lookups = [
         (package.interventions, "intervention_code", {"label": "intervention_label"}, ["intervention_category"]),
         (package.outcomes, "outcome_code", {"label": "outcome_label"}, ["marker_class", "favourable_direction"]),
@@ -145,13 +163,31 @@ def build_evidence_view(package) -> pd.DataFrame:
         columns = [key, *renames, *extra]
         view = view.merge(table[columns].rename(columns=renames), on=key, how="left", validate="many_to_one")
     sign = view["effect_sign"].map({"standard": 1.0, "reversed": -1.0}).astype("float64")
-    view["effect_standardised"] = view["effect_value"] * sign
-    view["ci_low_standardised"] = (view["ci_low"] * sign).where(sign > 0, view["ci_high"] * sign)
-    view["ci_high_standardised"] = (view["ci_high"] * sign).where(sign > 0, view["ci_low"] * sign)
+    # Ratios (no difference = 1) are put on the log scale, where no difference is 0 as for the other measures.
+    ratio = view["effect_measure"].isin(RATIO_MEASURES).to_numpy()
+
+    def scaled(column: str) -> pd.Series:
+        values = view[column].astype("float64")
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return pd.Series(np.where(ratio, np.log(values.where(values > 0)), values), index=view.index)
+
+    effect, low, high = scaled("effect_value"), scaled("ci_low"), scaled("ci_high")
+    view["effect_standardised"] = effect * sign
+    view["ci_low_standardised"] = (low * sign).where(sign > 0, high * sign)
+    view["ci_high_standardised"] = (high * sign).where(sign > 0, low * sign)
     view["identifier"] = [
         identifier_text(p, d, u) for p, d, u in zip(view["pmid"], view["doi"], view["url"], strict=True)
     ]
-    view["is_review"] = view["design_code"].isin(["sr", "sr_ma", "narrative_review", "review_unspecified"])
+    # A review, or a pooled analysis of many studies (an individual-participant consortium): such estimates overlap
+    # with their sources and are never pooled with primary studies (see helpers.synthesis).
+    view["is_review"] = (
+        view["design_code"].isin(["sr", "sr_ma", "narrative_review", "review_unspecified", "guideline"])
+        | view["n_studies_pooled"].notna()
+    )
+    view["timeframe_group"] = view["timeframe"].map(synthesis.TIMEFRAME_GROUPS).fillna("timeframe not stated")
+    view = synthesis.add_health_effects(view)
+    sizes = synthesis.effect_sizes(view, package.tables.get("arm_statistics"))
+    view = view.join(sizes, on="finding_id")
     # Codes become categoricals: filters and group-bys then work on integer codes, which keeps the
     # explorer responsive at hundreds of thousands of findings (see benchmarks/).
     return view.astype({column: "category" for column in CATEGORICAL_COLUMNS if column in view})
@@ -397,3 +433,18 @@ def describe_selection(view: pd.DataFrame) -> str:
     counts = view["direction"].value_counts()
     directions = ", ".join(f"{n} {d.replace('_', ' ')}" for d, n in counts.items())
     return f"{len(view)} findings from {view['study_id'].nunique()} studies{strongest}. Directions: {directions}."
+
+
+def summary_of_findings(view: pd.DataFrame, overrides: pd.DataFrame | None = None, by: list[str] | None = None):
+    """A Summary of Findings per cell: evidence used, effect, benefit or harm, GRADE certainty and its reasons.
+
+    See :mod:`helpers.synthesis` for the rules. ``overrides`` is the package's ``certainty_overrides`` table.
+
+    Example:
+        >>> from helpers.data import load_package
+        >>> package = load_package()
+        >>> sof = summary_of_findings(build_evidence_view(package), package.certainty_overrides)
+        >>> {"certainty", "statement", "downgrades"} <= set(sof.columns)
+        True
+    """
+    return synthesis.summary_of_findings(view, overrides, by)

@@ -22,9 +22,25 @@ ALL = ""  # the "no restriction" value of every dropdown
 
 CHART_KINDS = {
     "evidence_map": "Evidence map",
-    "direction": "Direction by evidence level",
     "forest": "Forest plot",
+    "direction": "Effects per outcome",
     "ladder": "Evidence ladder",
+}
+
+#: Columns of the Summary-of-Findings table under the chart.
+SOF_COLUMNS = {
+    "intervention_label": "Intervention",
+    "outcome_label": "Outcome",
+    "timeframe_group": "Exposure",
+    "species_group": "Evidence in",
+    "n_studies": "Studies",
+    "n_participants": "Participants (counted once)",
+    "effect_text": "Effect (95 % CI)",
+    "health_effect": "Effect on health",
+    "certainty": "Certainty (GRADE)",
+    "statement": "In words",
+    "downgrades": "Why this certainty",
+    "studies": "Evidence used",
 }
 
 #: Columns of the table shown under the chart (the chart's text alternative).
@@ -79,6 +95,18 @@ def findings_table(view: pd.DataFrame, max_rows: int | None = None) -> pd.DataFr
     )
     table = table[list(TABLE_COLUMNS)].rename(columns=TABLE_COLUMNS).reset_index(drop=True)
     return table.astype("object").where(table.notna(), "")  # blank, not "NaN", for unknown values
+
+
+def sof_table(sof: pd.DataFrame) -> pd.DataFrame:
+    """The Summary of Findings as a readable table: most certain first, labels not codes, blank for unknown."""
+    order = {c: i for i, c in enumerate(["high", "moderate", "low", "very_low"])}
+    table = sof.assign(_c=sof["certainty"].map(order)).sort_values(["_c", "intervention_label", "outcome_label"])
+    table = table.assign(
+        certainty=table["certainty"].str.replace("_", " "),
+        health_effect=table["health_effect"].str.replace("_", " "),
+        n_participants=table["n_participants"].map(lambda n: "" if pd.isna(n) else f"{int(n):,}"),
+    )
+    return table[list(SOF_COLUMNS)].rename(columns=SOF_COLUMNS).reset_index(drop=True)
 
 
 def _show(output: widgets.Output, content) -> None:
@@ -186,13 +214,9 @@ class EvidenceExplorer:
         self.chart_kind = widgets.ToggleButtons(
             options=[(label, key) for key, label in CHART_KINDS.items()], value=chart, style={"button_width": "170px"}
         )
-        self.colour_by = widgets.ToggleButtons(
-            options=[("Colour: direction", "direction"), ("Colour: evidence level", "level")],
-            value="direction",
-            style={"button_width": "150px"},
-        )
         self.summary = widgets.HTML()
         self.chart_output = widgets.Output()
+        self.sof_output = widgets.Output()
         self.table_output = widgets.Output()
         self.export_buttons = {
             kind: widgets.Button(description=label, icon="download", layout=widgets.Layout(width="150px"))
@@ -234,7 +258,7 @@ class EvidenceExplorer:
 
     def _observe(self) -> None:
         self.intervention_category.observe(self._on_category, names="value")
-        for control in [*self.filter_controls, self.chart_kind, self.colour_by]:
+        for control in [*self.filter_controls, self.chart_kind]:
             if control is not self.intervention_category:
                 control.observe(lambda _change: self.update(), names="value")
 
@@ -271,12 +295,12 @@ class EvidenceExplorer:
             max_evidence_level=int(self.max_level.value),
         )
 
-    def build_chart(self, view: pd.DataFrame):
-        """The chart of the current kind for ``view``."""
+    def build_chart(self, view: pd.DataFrame, sof: pd.DataFrame | None = None):
+        """The chart of the current kind for ``view`` (``sof``: its Summary of Findings, when already computed)."""
         builders: dict[str, Callable] = {
-            "evidence_map": lambda v: charts.build_evidence_map(v, colour_by=self.colour_by.value),
+            "evidence_map": lambda v: charts.build_evidence_map(v, sof=sof),
             "direction": charts.build_direction_plot,
-            "forest": charts.build_forest_plot,
+            "forest": lambda v: charts.build_forest_plot(v, sof=sof),
             "ladder": charts.build_evidence_ladder,
         }
         return builders[self.chart_kind.value](view)
@@ -289,16 +313,21 @@ class EvidenceExplorer:
         """
         if self._updating:
             return
-        key = (self.selection, self.chart_kind.value, self.colour_by.value)
+        key = (self.selection, self.chart_kind.value)
         cached = self._cache.pop(key, None)
         if cached is None:
             filtered = evidence.filter_findings(self.view, self.selection)
-            cached = (filtered, self.build_chart(filtered), findings_table(filtered, max_rows=TABLE_MAX_ROWS))
+            sof = evidence.summary_of_findings(filtered, self.package.certainty_overrides)
+            cached = (
+                filtered,
+                self.build_chart(filtered, sof),
+                findings_table(filtered, max_rows=TABLE_MAX_ROWS),
+                sof_table(sof),
+            )
         self._cache[key] = cached
         while len(self._cache) > CACHE_SIZE:
             self._cache.pop(next(iter(self._cache)))
-        self.filtered, self.chart, self.table = cached
-        self.colour_by.layout.display = "" if self.chart_kind.value == "evidence_map" else "none"
+        self.filtered, self.chart, self.table, self.sof = cached
         n_findings, n_studies = len(self.filtered), self.filtered["study_id"].nunique()
         levels = self.filtered["evidence_level"].dropna()
         strongest = f"; strongest evidence: level {int(levels.min())}" if len(levels) else ""
@@ -313,6 +342,7 @@ class EvidenceExplorer:
         )
         self.downloads.value = ""
         _show(self.chart_output, self.chart)
+        _show(self.sof_output, self.sof)
         _show(self.table_output, self.table)
 
     # ------------------------------------------------------------------------------- export
@@ -354,11 +384,12 @@ class EvidenceExplorer:
             [
                 filters,
                 widgets.HBox([self.chart_kind]),
-                self.colour_by,
                 self.summary,
                 self.chart_output,
                 exports,
                 self.downloads,
+                widgets.HTML("<b>Summary of findings</b> (per intervention and outcome: effect, certainty and why)"),
+                self.sof_output,
                 widgets.HTML("<b>Findings in view</b> (the chart as a table; sources in the PMID/DOI column)"),
                 self.table_output,
             ]

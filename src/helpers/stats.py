@@ -6,10 +6,9 @@ of the between-study variance, with normal (Wald) or Hartung-Knapp-Sidik-Jonkman
 prediction interval. Its results are checked in ``tests/test_meta_analysis.py`` against published values
 (the R package metafor's documentation and test suite, and the tables it reproduces).
 
-Pooling for the charts (:func:`pool_random_effects`) is offered only for findings that are *comparable*
-(same outcome, effect measure, sign convention and timeframe, each with a confidence interval) and
-*independent* (primary studies, one estimate per study). Reviews are never pooled with each other or with
-their own primary studies: they overlap, and pooling them would count the same participants twice.
+:func:`meta_analysis_groups` runs the default model (REML, Hartung-Knapp-Sidik-Jonkman, HTS prediction
+interval) for many cells at once; which estimates may be pooled together (comparable, independent, never a
+review with its own trials) is decided in :mod:`helpers.synthesis`.
 
 SciPy is imported inside the functions that need a t or chi-squared distribution, never at module import.
 """
@@ -23,14 +22,10 @@ from statistics import NormalDist
 import numpy as np
 import pandas as pd
 
-#: Measures on a common scale across studies (mean differences only within one unit).
-POOLABLE_MEASURES = {"smd", "md", "wmd"}
-POOL_KEYS = ["outcome_code", "effect_measure", "timeframe", "value_unit"]
-
 #: Estimators of the between-study variance accepted by :func:`meta_analysis`.
 TAU2_METHODS = ("EE", "DL", "HE", "ML", "REML", "PM")
 #: Confidence-interval methods accepted by :func:`meta_analysis`.
-CI_METHODS = ("z", "hksj")
+CI_METHODS = ("z", "hksj", "hksj_adhoc")
 #: Prediction-interval methods accepted by :func:`meta_analysis`.
 PI_METHODS = ("hts", "metafor")
 
@@ -290,18 +285,6 @@ def se_from_p(effect, p, df=None) -> float | np.ndarray:
     return _as_output(np.abs(effects) / critical)
 
 
-def standard_error_from_ci(ci_low: pd.Series, ci_high: pd.Series, level_pct: pd.Series | float = 95.0) -> pd.Series:
-    """Standard error of a symmetric (normal) confidence interval, for columns of a frame (NaN propagates).
-
-    Examples:
-        >>> round(float(standard_error_from_ci(pd.Series([-1.96]), pd.Series([1.96])).iloc[0]), 3)
-        1.0
-    """
-    level = pd.Series(level_pct, index=ci_low.index, dtype="float64").fillna(95.0)
-    z = _upper_quantile(0.5 + level.to_numpy() / 200.0)
-    return (ci_high - ci_low) / (2.0 * z)
-
-
 # --------------------------------------------------------------------------------------------------
 # Meta-analysis engine
 # --------------------------------------------------------------------------------------------------
@@ -503,65 +486,68 @@ def meta_analysis(
 ) -> MetaAnalysisResult:
     """Inverse-variance meta-analysis of ``k`` independent estimates with known sampling variances.
 
-    **Estimators of tau²** (``method``), all truncated at 0:
+        **Estimators of tau²** (``method``), all truncated at 0:
 
-    - ``"EE"``: equal (common) effect, tau² = 0.
-    - ``"DL"``: DerSimonian & Laird (1986) method of moments, ``(Q - (k - 1)) / (Σw - Σw² / Σw)``.
-    - ``"HE"``: Hedges (1983) unweighted method of moments, ``Σ(y - ȳ)² / (k - 1) - mean(v)``.
-    - ``"ML"`` / ``"REML"``: (restricted) maximum likelihood, the root of the score equation
-      ``Σw²(y - μ̂)² = Σw`` (ML) or ``= Σw - Σw² / Σw`` (REML) with ``w = 1 / (v + tau²)``.
-    - ``"PM"``: Paule & Mandel (1982), the root of ``Σw(y - μ̂)² = k - 1`` (the generalised Q).
+        - ``"EE"``: equal (common) effect, tau² = 0.
+        - ``"DL"``: DerSimonian & Laird (1986) method of moments, ``(Q - (k - 1)) / (Σw - Σw² / Σw)``.
+        - ``"HE"``: Hedges (1983) unweighted method of moments, ``Σ(y - ȳ)² / (k - 1) - mean(v)``.
+        - ``"ML"`` / ``"REML"``: (restricted) maximum likelihood, the root of the score equation
+          ``Σw²(y - μ̂)² = Σw`` (ML) or ``= Σw - Σw² / Σw`` (REML) with ``w = 1 / (v + tau²)``.
+        - ``"PM"``: Paule & Mandel (1982), the root of ``Σw(y - μ̂)² = k - 1`` (the generalised Q).
 
-    The iterative estimators are solved by bracketing and Brent's method (SciPy) on the problem rescaled
-    by the median sampling variance; they converge well beyond 1e-10. When the function is not positive at
-    tau² = 0 the estimate is 0 (the boundary).
+        The iterative estimators are solved by bracketing and Brent's method (SciPy) on the problem rescaled
+        by the median sampling variance; they converge well beyond 1e-10. When the function is not positive at
+        tau² = 0 the estimate is 0 (the boundary).
 
-    **Confidence interval** (``ci``): ``"z"`` uses ``estimate ± z * sqrt(1 / Σw)``. ``"hksj"`` is the
+        **Confidence interval** (``ci``): ``"z"`` uses ``estimate ± z * sqrt(1 / Σw)``. ``"hksj"`` is the
     Hartung-Knapp-Sidik-Jonkman method exactly as metafor's ``test="knha"``: the variance
-    ``Σw(y - μ̂)² / ((k - 1) Σw)`` with Student's t on k - 1 degrees of freedom, without truncating the
-    adjustment factor ``Σw(y - μ̂)² / (k - 1)`` at 1 (so the interval can be narrower than the z one; no
-    ad hoc correction is applied). The test statistic and its p-value follow the same distribution.
+        ``Σw(y - μ̂)² / ((k - 1) Σw)`` with Student's t on k - 1 degrees of freedom, without truncating the
+        adjustment factor ``Σw(y - μ̂)² / (k - 1)`` at 1 (so the interval can be narrower than the z one). The
+        test statistic and its p-value follow the same distribution. ``"hksj_adhoc"`` applies the ad hoc rule of
+        Knapp & Hartung (2003) (metafor's ``test="adhoc"``): the factor is truncated at 1, so the interval is never
+        narrower than the model-based one with the same t quantile; with few, similar studies the plain HKSJ
+        interval can be implausibly narrow (Röver, Knapp & Friede 2015; Cochrane Handbook 10.10.4.2).
 
-    **Prediction interval** (``pi_method``), for random-effects models only (NaN for ``"EE"``):
+        **Prediction interval** (``pi_method``), for random-effects models only (NaN for ``"EE"``):
 
-    - ``"hts"`` (default): Higgins, Thompson & Spiegelhalter (2009), as in the Cochrane Handbook section
-      10.10.4.3 and Riley et al. (2011): ``estimate ± t_{k-2} * sqrt(tau² + SE²)`` with the model-based
-      ``SE² = 1 / Σw`` whatever ``ci`` is (the Hartung-Knapp factor is not applied: the t_{k-2} quantile
-      already allows for the uncertainty in tau²). Undefined (NaN) for k < 3.
-    - ``"metafor"``: metafor's default ``predict.rma``: ``estimate ± c * sqrt(tau² + se²)`` with the same
-      critical value and ``se`` as the confidence interval (normal with the model-based se for ``"z"``;
-      t_{k-1} with the Hartung-Knapp se for ``"hksj"``), so it equals the CI when tau² = 0. Offered to
-      reproduce metafor's published output.
+        - ``"hts"`` (default): Higgins, Thompson & Spiegelhalter (2009), as in the Cochrane Handbook section
+          10.10.4.3 and Riley et al. (2011): ``estimate ± t_{k-2} * sqrt(tau² + SE²)`` with the model-based
+          ``SE² = 1 / Σw`` whatever ``ci`` is (the Hartung-Knapp factor is not applied: the t_{k-2} quantile
+          already allows for the uncertainty in tau²). Undefined (NaN) for k < 3.
+        - ``"metafor"``: metafor's default ``predict.rma``: ``estimate ± c * sqrt(tau² + se²)`` with the same
+          critical value and ``se`` as the confidence interval (normal with the model-based se for ``"z"``;
+          t_{k-1} with the Hartung-Knapp se for ``"hksj"``), so it equals the CI when tau² = 0. Offered to
+          reproduce metafor's published output.
 
-    **Heterogeneity**: Q uses the equal-effect weights ``1 / v``, with k - 1 degrees of freedom. I² and H²
-    follow metafor's general definitions so that they match its published values for every estimator:
-    ``I² = 100 * tau² / (tau² + s²)`` and ``H² = (tau² + s²) / s²`` with the "typical" within-study variance
-    ``s² = (k - 1) Σw / ((Σw)² - Σw²)`` (w = 1 / v; Higgins & Thompson 2002). For DL this equals the familiar
-    ``100 * max(0, (Q - df) / Q)``. For the equal-effect model (no tau²) I² is that Q-based value and
-    ``H² = Q / df``, as metafor reports.
+        **Heterogeneity**: Q uses the equal-effect weights ``1 / v``, with k - 1 degrees of freedom. I² and H²
+        follow metafor's general definitions so that they match its published values for every estimator:
+        ``I² = 100 * tau² / (tau² + s²)`` and ``H² = (tau² + s²) / s²`` with the "typical" within-study variance
+        ``s² = (k - 1) Σw / ((Σw)² - Σw²)`` (w = 1 / v; Higgins & Thompson 2002). For DL this equals the familiar
+        ``100 * max(0, (Q - df) / Q)``. For the equal-effect model (no tau²) I² is that Q-based value and
+        ``H² = Q / df``, as metafor reports.
 
-    **k = 1**: the single estimate with its own normal confidence interval; tau², I², H² and the
-    prediction interval are NaN and ``note`` says so. Identical estimates (Q = 0) and equal variances are
-    handled without numerical warnings.
+        **k = 1**: the single estimate with its own normal confidence interval; tau², I², H² and the
+        prediction interval are NaN and ``note`` says so. Identical estimates (Q = 0) and equal variances are
+        handled without numerical warnings.
 
-    Args:
-        effects: The k estimates (1-D, finite).
-        variances: Their sampling variances (1-D, finite, positive).
-        method: Estimator of tau², one of :data:`TAU2_METHODS`.
-        ci: Confidence-interval method, ``"z"`` or ``"hksj"``.
-        level: Confidence and prediction level in percent.
-        pi_method: Prediction-interval method, ``"hts"`` or ``"metafor"``.
+        Args:
+            effects: The k estimates (1-D, finite).
+            variances: Their sampling variances (1-D, finite, positive).
+            method: Estimator of tau², one of :data:`TAU2_METHODS`.
+            ci: Confidence-interval method, ``"z"`` or ``"hksj"``.
+            level: Confidence and prediction level in percent.
+            pi_method: Prediction-interval method, ``"hts"`` or ``"metafor"``.
 
-    Returns:
-        A :class:`MetaAnalysisResult`.
+        Returns:
+            A :class:`MetaAnalysisResult`.
 
-    Raises:
-        ValueError: For an unknown method, mismatched or non-finite inputs, or non-positive variances.
+        Raises:
+            ValueError: For an unknown method, mismatched or non-finite inputs, or non-positive variances.
 
-    Examples:
-        >>> res = meta_analysis([0.1, 0.3, 0.5], [0.01, 0.02, 0.04], method="EE", ci="z")
-        >>> round(res.estimate, 4), round(res.se, 4), res.tau2
-        (0.2143, 0.0756, 0.0)
+        Examples:
+            >>> res = meta_analysis([0.1, 0.3, 0.5], [0.01, 0.02, 0.04], method="EE", ci="z")
+            >>> round(res.estimate, 4), round(res.se, 4), res.tau2
+            (0.2143, 0.0756, 0.0)
     """
     y, v = _validate_inputs(effects, variances, method, ci, level, pi_method)
     k = int(y.size)
@@ -586,7 +572,10 @@ def meta_analysis(
         variance = model_variance
     else:
         df = k - 1
-        variance = float(np.sum(w * (y - estimate) ** 2)) / df * model_variance
+        factor = float(np.sum(w * (y - estimate) ** 2)) / df
+        if ci == "hksj_adhoc":  # never narrower than the model-based variance (Knapp & Hartung 2003's ad hoc rule)
+            factor = max(1.0, factor)
+        variance = factor * model_variance
     se = math.sqrt(variance)
     critical = float(_upper_quantile(prob, df))
     statistic = _test_statistic(estimate, se)
@@ -639,83 +628,108 @@ def meta_analysis(
     )
 
 
-# --------------------------------------------------------------------------------------------------
-# Pooling of comparable findings for the charts
-# --------------------------------------------------------------------------------------------------
+def meta_analysis_groups(effects, variances, groups, level: float = 95, ci: str = "hksj_adhoc") -> pd.DataFrame:
+    """Many independent meta-analyses at once: REML, Hartung-Knapp-Sidik-Jonkman CI, HTS prediction interval.
 
+    The same definitions as :func:`meta_analysis` with ``method="REML", pi_method="hts"`` and ``ci`` (a test
+    compares the two on random data), computed for every group together with segment sums, so that a Summary
+    of Findings over thousands of cells stays fast. tau² is found by Fisher scoring from the DerSimonian-Laird
+    value, clamped at 0, to a relative change below 1e-12. A group of one estimate gets that estimate with its
+    normal interval and NaN heterogeneity, as in :func:`meta_analysis`.
 
-@dataclass(frozen=True)
-class PooledEstimate:
-    """A DerSimonian-Laird random-effects estimate over ``k`` independent studies (``i2`` as a fraction)."""
+    Returns:
+        One row per group (index: the group labels, sorted) with ``k, estimate, se, ci_low, ci_high, tau2, i2,
+        q, pi_low, pi_high``.
 
-    outcome_code: str
-    effect_measure: str
-    timeframe: str
-    value_unit: str | None
-    k: int
-    estimate: float
-    ci_low: float
-    ci_high: float
-    tau2: float
-    i2: float
-    study_ids: tuple[str, ...]
-
-
-def pool_keys(frame: pd.DataFrame) -> pd.Series:
-    """The pooling group of each row (outcome, measure, timeframe, unit) as one string."""
-    unit = frame["value_unit"].astype("object").where(frame["effect_measure"] != "smd", "").fillna("")
-    parts = [frame["outcome_code"], frame["effect_measure"], frame["timeframe"], unit]
-    return pd.Series(["|".join(map(str, key)) for key in zip(*parts, strict=True)], index=frame.index)
-
-
-def poolable_findings(view: pd.DataFrame) -> pd.DataFrame:
-    """Findings that may enter a random-effects pool: primary studies with a standardised effect and CI."""
-    eligible = (
-        view["effect_measure"].isin(POOLABLE_MEASURES)
-        & view["effect_standardised"].notna()
-        & view["ci_low_standardised"].notna()
-        & ~view["is_review"]
-        & view["subgroup"].isna()
-        & view["finding_type"].eq("effect")
-    )
-    frame = view[eligible.to_numpy()].copy()
-    frame["value_unit"] = frame["value_unit"].where(frame["effect_measure"] != "smd", "")
-    return frame
-
-
-def pool_random_effects(view: pd.DataFrame, min_studies: int = 2) -> list[PooledEstimate]:
-    """Pool comparable, independent findings: DerSimonian-Laird with a normal 95 % CI (:func:`meta_analysis`).
-
-    Groups by outcome, effect measure, timeframe and unit; a study that contributes more than one
-    estimate to a group makes the group ineligible (the estimates would not be independent). Standard
-    errors come from each finding's confidence interval. tau² is truncated at 0, where the estimate is
-    the equal-effect one; ``i2`` is reported as a fraction.
+    Examples:
+        >>> frame = meta_analysis_groups([0.1, 0.3, 0.5, -0.2], [0.01, 0.02, 0.04, 0.05], ["a", "a", "a", "b"])
+        >>> int(frame.loc["a", "k"]), round(float(frame.loc["b", "estimate"]), 2)
+        (3, -0.2)
     """
-    pooled = []
-    frame = poolable_findings(view)
-    for key, group in frame.groupby(POOL_KEYS, dropna=False, observed=True, sort=True):
-        if group["study_id"].nunique() < min_studies or group["study_id"].duplicated().any():
-            continue
-        se = standard_error_from_ci(group["ci_low_standardised"], group["ci_high_standardised"], group["ci_level_pct"])
-        variances = np.square(se.to_numpy(dtype=float))
-        if not np.all(np.isfinite(variances) & (variances > 0)):
-            continue  # an interval without width (or without an upper limit) gives no usable weight
-        effects = group["effect_standardised"].to_numpy(dtype=float)
-        result = meta_analysis(effects, variances, method="DL", ci="z", level=95)
-        outcome, measure, timeframe, unit = key
-        pooled.append(
-            PooledEstimate(
-                outcome,
-                measure,
-                timeframe,
-                unit or None,
-                result.k,
-                result.estimate,
-                result.ci_low,
-                result.ci_high,
-                result.tau2,
-                result.i2 / 100.0,
-                tuple(group["study_id"]),
-            )
-        )
-    return pooled
+    if ci not in ("hksj", "hksj_adhoc"):
+        raise ValueError(f"ci must be 'hksj' or 'hksj_adhoc', not {ci!r}")
+    y = _as_float_array("effects", effects)
+    v = _as_float_array("variances", variances)
+    if np.any(v <= 0):
+        raise ValueError("sampling variances must be positive")
+    labels, codes = np.unique(np.asarray(groups), return_inverse=True)
+    n_groups = len(labels)
+
+    def total(values):
+        return np.bincount(codes, weights=values, minlength=n_groups)
+
+    k = np.bincount(codes, minlength=n_groups).astype(float)
+    w0 = 1.0 / v
+    sw0 = total(w0)
+    mu0 = total(w0 * y) / sw0
+    q = total(w0 * (y - mu0[codes]) ** 2)
+
+    def score_and_information(tau2):
+        w = 1.0 / (v + tau2[codes])
+        sw, sw2, sw3 = total(w), total(w**2), total(w**3)
+        mu = total(w * y) / sw
+        score = total(w**2 * (y - mu[codes]) ** 2) - (sw - sw2 / sw)
+        return score, sw2 - 2.0 * sw3 / sw + sw2**2 / sw**2
+
+    # Safeguarded Newton (Fisher scoring) on the REML score equation, vectorised over groups: each group keeps
+    # a bracket [low, high] around its root, and a step that leaves the bracket is replaced by bisection.
+    zero = np.zeros(n_groups)
+    score0, _ = score_and_information(zero)
+    active = (k > 1) & (score0 > 0)
+    low = zero.copy()
+    high = np.where(active, np.maximum(1.0, total(y**2) / np.maximum(k, 1)), 0.0)
+    for _ in range(200):
+        score_high, _ = score_and_information(high)
+        widen = active & (score_high > 0)
+        if not widen.any():
+            break
+        low = np.where(widen, high, low)
+        high = np.where(widen, high * 2.0, high)
+    tau2 = np.where(active, (low + high) / 2.0, 0.0)
+    for _ in range(300):
+        score, information = score_and_information(tau2)
+        low = np.where(active & (score > 0), tau2, low)
+        high = np.where(active & (score < 0), tau2, high)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            newton = tau2 + score / information
+        outside = ~np.isfinite(newton) | (newton <= low) | (newton >= high)
+        new = np.where(active, np.where(outside, (low + high) / 2.0, newton), 0.0)
+        converged = np.abs(new - tau2) <= 1e-13 * np.maximum(1.0, np.abs(new))
+        tau2 = new
+        if np.all(converged | ~active):
+            break
+    w = 1.0 / (v + tau2[codes])
+    sw = total(w)
+    estimate = total(w * y) / sw
+    model_variance = 1.0 / sw
+    prob = 0.5 + level / 200.0
+    with np.errstate(divide="ignore", invalid="ignore"):
+        factor = total(w * (y - estimate[codes]) ** 2) / (k - 1)
+        if ci == "hksj_adhoc":
+            factor = np.maximum(1.0, factor)
+        hk_variance = factor * model_variance
+        variance = np.where(k > 1, hk_variance, model_variance)
+        se = np.sqrt(variance)
+        from scipy import stats as sps
+
+        critical = np.where(k > 1, sps.t.ppf(prob, np.maximum(k - 1, 1)), float(_upper_quantile(np.asarray(prob))))
+        typical = (k - 1) * sw0 / (sw0**2 - total(w0**2))
+        i2 = np.where(k > 1, 100.0 * tau2 / (tau2 + typical), np.nan)
+        half = sps.t.ppf(prob, np.maximum(k - 2, 1)) * np.sqrt(tau2 + model_variance)
+    pi_low = np.where(k >= 3, estimate - half, np.nan)
+    pi_high = np.where(k >= 3, estimate + half, np.nan)
+    return pd.DataFrame(
+        {
+            "k": k.astype(int),
+            "estimate": estimate,
+            "se": se,
+            "ci_low": estimate - critical * se,
+            "ci_high": estimate + critical * se,
+            "tau2": np.where(k > 1, tau2, np.nan),
+            "i2": i2,
+            "q": np.where(k > 1, q, np.nan),
+            "pi_low": pi_low,
+            "pi_high": pi_high,
+        },
+        index=pd.Index(labels, name="group"),
+    )
