@@ -107,3 +107,22 @@ def offline_page(playwright):
         yield page, blocked, errors
     finally:
         browser.close()
+
+
+#: Elements allowed to be wider than a phone screen: they scroll sideways inside themselves.
+SCROLLERS = ".exinf-table-wrap, .exinf-grid, .exinf-chart, .output_area, pre, .jp-OutputArea-output"
+
+#: Page elements whose right edge passes the viewport, outside the scrolling containers above.
+OVERFLOW_JS = (
+    "(allowed) => Array.from(document.querySelectorAll('body *')).filter(e => {"
+    " const r = e.getBoundingClientRect(); const style = getComputedStyle(e);"
+    " return r.width > 0 && r.right > window.innerWidth + 1 && style.position !== 'fixed' && !e.closest(allowed); })"
+    ".slice(0, 5).map(e => e.tagName + '.' + e.className + ' right=' + Math.round(e.getBoundingClientRect().right))"
+)
+
+
+def overflowing(page) -> list[str]:
+    """What sticks out of the viewport sideways (empty when the page fits a phone)."""
+    return page.evaluate(OVERFLOW_JS, SCROLLERS) + (
+        ["document"] if page.evaluate("document.documentElement.scrollWidth > window.innerWidth + 1") else []
+    )

@@ -89,7 +89,7 @@ def test_overview_shows_the_table_sizes(tmp_path):
     for name in ["studies", "findings", "claims", "claim_evidence"]:
         assert re.search(rf"\b{name}\s+{len(csv(name))}\b", table), (name, table)
     assert len(all_outputs(nb, "image/svg+xml")) == 1  # the inflammation-marker evidence map
-    certainty = output_of(nb, "charts.certainty_overview(sof)")
+    certainty = output_of(nb, "notebook.show_table(charts.certainty_overview(sof))")
     assert "very low" in certainty and "benefit" in certainty
 
 

@@ -34,8 +34,26 @@ def test_enable_rejects_unknown_renderers():
 
 def test_show_table_caps_rows_and_says_so():
     frame = pd.DataFrame({"a": range(250), "b": ["x"] * 250})
-    html = notebook.show_table(frame, {"a": "A"}).to_html()
-    assert html.count("<tr>") <= notebook.TABLE_MAX_ROWS + 2
-    assert "First 200 of 250 rows" in html and ">A<" in html
-    small = notebook.show_table(frame.head(3)).to_html()
-    assert "First" not in small
+    html = str(notebook.show_table(frame, {"a": "A"}))
+    assert html.count("<tr>") == notebook.TABLE_MAX_ROWS + 1  # the header row and 200 rows
+    assert "First 200 of 250 rows" in html and ">A<" in html and 'data-type="number"' in html
+    assert 'data-exinf-table="interactive"' in html, "a long table is sortable and searchable in the browser"
+    small = str(notebook.show_table(frame.head(3)))
+    assert "First" not in small and "data-exinf-table" not in small
+
+
+def test_show_table_links_studies_escapes_text_and_hides_helper_columns():
+    frame = pd.DataFrame(
+        {
+            "Study": ["<i>Doe</i> 2020", "Roe 2021"],
+            "N": ["12", ""],
+            "_link": ["https://doi.org/10.1000/x", "javascript:x"],
+        }
+    )
+    html = str(notebook.show_table(frame))
+    assert (
+        '<a href="https://doi.org/10.1000/x" rel="noopener noreferrer" target="_blank">&lt;i&gt;Doe&lt;/i&gt; 2020</a>'
+        in html
+    )
+    assert "javascript" not in html and "_link" not in html and "<td>Roe 2021</td>" in html
+    assert "<td></td>" in html, "unknown N is blank, never 0"

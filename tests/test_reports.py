@@ -14,7 +14,7 @@ import yaml
 
 from helpers import paths, reports
 from helpers.data import load_package
-from tests.browser import OUTPUT_DIR, offline_page
+from tests.browser import OUTPUT_DIR, offline_page, overflowing
 from tests.conftest import read_rows, write_rows
 
 pytestmark = pytest.mark.notebook
@@ -69,7 +69,7 @@ def test_plan_covers_every_topic_and_category_and_the_fixed_reports():
     assert {f"compare-{c}" for c in categories} <= names
     assert {"overview", "claims-review", "evidence-map"} <= names
     brief = next(j for j in jobs if j.name == "brief-h2_copd")
-    assert brief.title == "Topic brief: Molecular hydrogen in COPD"
+    assert brief.title == "Molecular hydrogen in COPD: topic brief"
     assert brief.parameters == {"renderer": "html", "interactive": False, "topic": "h2_copd"}
 
 
@@ -116,16 +116,17 @@ def test_small_plan_builds_index_manifest_and_offline_html(small_build):
         assert job["duration_s"] > 0 and all((site / o).is_file() for o in job["outputs"])
 
     index = (site / "index.html").read_text()
-    assert index.count("class='card'") == 2
-    assert "Topic brief: HIIT in rheumatoid arthritis" in index and "<code>topic=hiit_ra</code>" in index
-    assert f"<b>{descriptor['version']}</b>" in index and "changes.html" in index
+    assert index.count("class='card'") == 2 and "data-job='brief-hiit'" in index
+    assert '<a href="brief-hiit.html">HIIT in rheumatoid arthritis: topic brief</a>' in index
+    assert f"from data package {descriptor['version']}" in index and "changes.html" in index
 
     page = (site / "brief-hiit.html").read_text()
     assert not re.search(r"<(script|link)[^>]+(src|href)=\"https?://", page), "no resource from a network"
     assert page.count('class="exinf-chart"') >= 3 and "function(){" in page  # the Vega bundle is inlined
     assert "notebook.start(" not in page, "code is hidden"
     assert "EvidenceExplorer" not in page, "the live-widget cell is dropped"
-    assert "<code>topic=hiit_ra</code>" in page and "HIIT in rheumatoid arthritis" in page
+    assert "topic=hiit_ra</dd>" in page, "the build footer records the parameters"
+    assert "<h1>HIIT in rheumatoid arthritis: topic brief</h1>" in page
     changes = (site / "changes.html").read_text()
     assert "first successful build" in changes
 
@@ -153,6 +154,17 @@ def test_a_built_report_draws_its_charts_offline_in_chromium(small_build):
         assert page.locator(".vega-embed svg .mark-symbol, .vega-embed svg .mark-rect").count() >= 2
         OUTPUT_DIR.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(OUTPUT_DIR / "report_brief_hiit.png"), full_page=True)
+        # Long tables become sortable and searchable: the search box filters the findings.
+        grid = page.locator(".exinf-grid").first
+        grid.wait_for(timeout=10_000)
+        rows_before = grid.locator("tbody tr").count()
+        grid.locator("input.gridjs-search-input").fill("zzzz-no-such-study")
+        page.wait_for_timeout(600)
+        assert rows_before > 1 and grid.locator("tbody tr td.gridjs-message").count() == 1
+        for width in (390, 1400):
+            page.set_viewport_size({"width": width, "height": 900})
+            page.wait_for_timeout(300)
+            assert overflowing(page) == [], f"nothing but tables and charts scrolls sideways at {width} px"
     assert blocked == [] and errors == []
 
 

@@ -168,9 +168,8 @@ def certainty_overview(sof: pd.DataFrame) -> pd.DataFrame:
         dropna=False,
     )
     table.index = [CERTAINTY_LABELS.get(i, i) for i in table.index]
-    table.columns = [EFFECT_LABELS.get(c, c) for c in table.columns]
-    table.index.name, table.columns.name = "certainty", "effect on health"
-    return table
+    table.columns = [f"effect on health: {EFFECT_LABELS.get(c, c)}" if c != "total" else c for c in table.columns]
+    return table.rename_axis("certainty").reset_index()
 
 
 # ------------------------------------------------------------------------------------ evidence map

@@ -733,6 +733,8 @@ class EvidencePackage:
     descriptor: dict
     tables: dict[str, pd.DataFrame]
     path: Path
+    #: The number columns of each table as the CSV spells them ("-0.10", not -0.1): numbers as reported.
+    as_reported: dict[str, pd.DataFrame] = field(default_factory=dict)
 
     @property
     def version(self) -> str:
@@ -748,7 +750,9 @@ class EvidencePackage:
         return resource_schemas(self.descriptor)[table]
 
 
-def _read_all(data_dir: Path) -> tuple[dict, dict[str, pd.DataFrame], dict[str, str], list[Problem]]:
+def _read_all(
+    data_dir: Path, as_reported: dict[str, pd.DataFrame] | None = None
+) -> tuple[dict, dict[str, pd.DataFrame], dict[str, str], list[Problem]]:
     from helpers.evidence import add_evidence_levels
 
     descriptor = read_descriptor(data_dir)
@@ -764,6 +768,9 @@ def _read_all(data_dir: Path) -> tuple[dict, dict[str, pd.DataFrame], dict[str, 
         problems += raw.problems + cell_problems
         if typed is not None:
             tables[name] = typed
+            if as_reported is not None:
+                numbers = [f["name"] for f in schemas[name]["fields"] if f.get("type") in ("number", "integer")]
+                as_reported[name] = raw.frame[numbers]
     problems += check_foreign_keys(tables, schemas, files)
     if all(name in tables for name in ("studies", "designs", "species")):
         tables["studies"] = add_evidence_levels(tables["studies"], tables["designs"], tables["species"])
@@ -792,8 +799,10 @@ def load_package(data_dir: Path | str | None = None) -> EvidencePackage:
     The returned tables are indexed 0..n-1; the CSV line numbers are only needed for error messages.
     """
     data_dir = Path(data_dir) if data_dir is not None else paths.data_dir()
-    descriptor, tables, _, problems = _read_all(data_dir)
+    as_reported: dict[str, pd.DataFrame] = {}
+    descriptor, tables, _, problems = _read_all(data_dir, as_reported)
     if problems:
         raise DataValidationError(problems)
     tables = {name: frame.reset_index(drop=True) for name, frame in tables.items()}
-    return EvidencePackage(descriptor, tables, data_dir)
+    as_reported = {name: frame.reset_index(drop=True) for name, frame in as_reported.items()}
+    return EvidencePackage(descriptor, tables, data_dir, as_reported)

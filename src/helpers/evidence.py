@@ -146,7 +146,11 @@ def build_evidence_view(package) -> pd.DataFrame:
         "sex",
         "training_status",
     ]
-    view = package.findings.merge(studies[study_columns], on="study_id", how="left", validate="many_to_one")
+    findings = package.findings
+    reported = getattr(package, "as_reported", {}).get("findings")
+    if reported is not None and len(reported) == len(findings):
+        findings = findings.join(reported.add_suffix("_reported"))
+    view = findings.merge(studies[study_columns], on="study_id", how="left", validate="many_to_one")
     rob = package.risk_of_bias[["study_id", "tool", "overall"]].rename(
         columns={"tool": "rob_tool", "overall": "rob_overall"}
     )

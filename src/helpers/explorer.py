@@ -16,7 +16,7 @@ import ipywidgets as widgets
 import pandas as pd
 from IPython.display import clear_output, display
 
-from helpers import charts, evidence, export
+from helpers import charts, evidence, export, notebook
 
 ALL = ""  # the "no restriction" value of every dropdown
 
@@ -39,7 +39,7 @@ SOF_COLUMNS = {
     "health_effect": "Effect on health",
     "certainty": "Certainty (GRADE)",
     "statement": "In words",
-    "downgrades": "Why this certainty",
+    "downgrades_short": "Why this certainty",
     "studies": "Evidence used",
 }
 
@@ -52,11 +52,17 @@ TABLE_COLUMNS = {
     "outcome_label": "Outcome",
     "condition_label": "Population",
     "timeframe": "Timeframe",
-    "direction": "Direction",
+    "direction": "Direction (as reported)",
+    "health_effect": "Effect on health",
     "effect_text": "Effect as reported",
+    "n_text": "N",
     "source_location": "Read in",
     "verification_status": "Verification",
 }
+MEASURE_SHORT = {
+    "smd": "SMD", "wmd": "WMD", "md": "MD", "es": "ES", "pct_change": "% change", "median_change": "median change",
+    "fold_change": "fold change", "r": "r", "eta_squared": "η²", "or": "OR", "rr": "RR", "hr": "HR", "none": "",
+}  # fmt: skip
 
 
 def _schema_enum(package, table: str, column: str) -> list[str]:
@@ -77,23 +83,42 @@ CACHE_SIZE = 32
 TABLE_MAX_ROWS = 200
 
 
+def reported_effect_text(row) -> str:
+    """An effect as the source printed it: "-0.10 (-0.35 to 0.15) SMD, 95 % CI", numbers as reported."""
+    value = row.get("effect_value_reported")
+    if not isinstance(value, str) or not value:
+        return ""
+    text = value
+    low, high = row.get("ci_low_reported"), row.get("ci_high_reported")
+    if isinstance(low, str) and low:
+        text += f" ({low} to {high})"
+    measure = MEASURE_SHORT.get(str(row.get("effect_measure")), str(row.get("effect_measure")))
+    level = row.get("ci_level_pct_reported")
+    level = f", {level} % CI" if isinstance(low, str) and low and isinstance(level, str) and level else ""
+    return f"{text} {measure}{level}".strip()
+
+
 def findings_table(view: pd.DataFrame, max_rows: int | None = None) -> pd.DataFrame:
     """The findings in view as a readable table: the chart's text alternative.
 
-    With ``max_rows``, only the first rows (strongest evidence first) are formatted.
+    Labels, not codes; numbers as the source reports them; blank for unknown; ``_link`` holds each study's
+    PubMed/DOI address (shown as a link by :func:`helpers.notebook.show_table`). With ``max_rows``, only the
+    first rows (strongest evidence first) are formatted.
     """
     view = view.sort_values(["evidence_level", "short_cite", "outcome_label"])
     if max_rows is not None:
         view = view.head(max_rows)
+    records = view.to_dict("records")
     table = view.assign(
-        effect_text=[
-            charts._effect_text(v, lo, hi) + (f" {m.upper()}" if m != "none" else "")
-            for v, lo, hi, m in zip(
-                view["effect_value"], view["ci_low"], view["ci_high"], view["effect_measure"], strict=True
-            )
-        ]
+        effect_text=[reported_effect_text(r) for r in records],
+        n_text=[r.get("n_analysed_reported") if isinstance(r.get("n_analysed_reported"), str) else "" for r in records],
+        timeframe=view["timeframe"].astype(str).str.replace("_", " ").replace("nan", ""),
+        direction=view["direction"].astype(str).str.replace("_", " "),
+        health_effect=view["health_effect"].astype(str).str.replace("_", " "),
+        _link=[charts._study_link(r.get("pmid"), r.get("doi"), r.get("url")) for r in records],
     )
-    table = table[list(TABLE_COLUMNS)].rename(columns=TABLE_COLUMNS).reset_index(drop=True)
+    table = table[[*TABLE_COLUMNS, "_link"]].rename(columns=TABLE_COLUMNS).reset_index(drop=True)
+    table["Level"] = table["Level"].astype("Int64")
     return table.astype("object").where(table.notna(), "")  # blank, not "NaN", for unknown values
 
 
@@ -342,8 +367,8 @@ class EvidenceExplorer:
         )
         self.downloads.value = ""
         _show(self.chart_output, self.chart)
-        _show(self.sof_output, self.sof)
-        _show(self.table_output, self.table)
+        _show(self.sof_output, notebook.show_table(self.sof))
+        _show(self.table_output, notebook.show_table(self.table))
 
     # ------------------------------------------------------------------------------- export
     def export(self, kind: str) -> tuple[str, bytes]:
@@ -475,7 +500,7 @@ class ClaimsExplorer:
             f"<p><b>Verdict:</b> {html.escape(row['verdict_label'])} &nbsp; <b>Certainty:</b> "
             f"{html.escape(row['certainty_label'])}</p><p><b>Why:</b> {html.escape(row['rationale'])}</p>"
         )
-        _show(self.links_output, self.links)
+        _show(self.links_output, notebook.show_table(self.links))
 
     def widget(self) -> widgets.Widget:
         return widgets.VBox(
@@ -510,9 +535,7 @@ def claim_links(package, view: pd.DataFrame, claim_id: str) -> pd.DataFrame:
             finding = findings.loc[link.finding_id]
             base |= {
                 "Finding": f"{finding['outcome_label']}: {finding['direction'].replace('_', ' ')}",
-                "Effect as reported": charts._effect_text(
-                    finding["effect_value"], finding["ci_low"], finding["ci_high"]
-                ),
+                "Effect as reported": reported_effect_text(finding.to_dict()),
                 "Read in": finding["source_location"],
                 "Verification": finding["verification_status"],
             }
@@ -524,5 +547,6 @@ def claim_links(package, view: pd.DataFrame, claim_id: str) -> pd.DataFrame:
                 "Verification": study["verification_status"],
             }
         base["Note"] = link.note if isinstance(link.note, str) else ""
+        base["_link"] = charts._study_link(study.get("pmid"), study.get("doi"), study.get("url"))
         rows.append(base)
     return pd.DataFrame(rows)

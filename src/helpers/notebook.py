@@ -50,18 +50,21 @@ TABLE_MAX_ROWS = 200
 
 
 def show_table(frame: pd.DataFrame, columns: dict[str, str] | None = None, max_rows: int = TABLE_MAX_ROWS):
-    """A readable table for notebooks and reports: chosen columns renamed, no index, text left-aligned.
+    """A readable table for notebooks, reports and the app: labels as headers, cells escaped, no index.
 
-    At most ``max_rows`` rows are shown, with a caption saying how many there are in all.
+    Columns whose name starts with ``_`` are hidden; a ``_link`` column turns the "Study" (or first) column into a
+    link to PubMed or the DOI. Number columns sort as numbers. At most ``max_rows`` rows are shown, with a caption
+    saying how many there are; long tables are sortable and searchable in the browser.
     """
-    table = frame[list(columns)].rename(columns=columns) if columns else frame
-    total = len(table)
-    table = table.head(max_rows).reset_index(drop=True)
-    caption = f"First {max_rows} of {total} rows; export or open the data package for all." if total > max_rows else ""
-    return (
-        table.style.hide(axis="index")
-        .set_caption(caption)
-        .format(na_rep="", escape="html")  # cell text from the data is shown as text, never as markup
-        .set_properties(**{"text-align": "left", "vertical-align": "top"})
-        .set_table_styles([{"selector": "th", "props": [("text-align", "left")]}])
-    )
+    from pandas.api.types import is_numeric_dtype
+
+    from helpers import render
+
+    visible = columns or {c: str(c) for c in frame.columns if not str(c).startswith("_")}
+    links = {}
+    if "_link" in frame:
+        target = next((c for c, label in visible.items() if label == "Study"), next(iter(visible)))
+        links[target] = "_link"
+    numeric = {c for c in visible if is_numeric_dtype(frame[c]) and frame[c].dtype != bool}
+    numeric |= {c for c in visible if visible[c] in ("Level", "N", "Studies", "Participants (counted once)")}
+    return render.table(frame, visible, links=links, numeric=numeric, max_rows=max_rows)

@@ -69,6 +69,92 @@ def bundle_script() -> str:
     )
 
 
+STATIC = Path(__file__).parent / "static"
+
+#: Turns the page's long tables into sortable, searchable, paged tables with Grid.js (vendored, offline).
+_TABLES_JS = """
+window.exinfTables = function () {
+  if (!window.gridjs) { return; }
+  if (document.readyState === 'loading') {  // enhance once the page is parsed: Grid.js fails mid-parse
+    if (!window.exinfTablesQueued) {
+      window.exinfTablesQueued = true;
+      document.addEventListener('DOMContentLoaded', function () { window.exinfTables(); });
+    }
+    return;
+  }
+  var tables = document.querySelectorAll('table[data-exinf-table="interactive"]:not([data-exinf-enhanced])');
+  tables.forEach(function (table) {
+    table.setAttribute('data-exinf-enhanced', '1');
+    var heads = Array.prototype.map.call(table.tHead.rows[0].cells, function (th) {
+      return {name: th.textContent, numeric: th.getAttribute('data-type') === 'number'};
+    });
+    function key(value, numeric) {
+      var text = (value && typeof value === 'object') ? String((value.props && value.props.content) || '')
+        : String(value == null ? '' : value);
+      text = text.replace(/<[^>]*>/g, '');
+      if (numeric) { var n = parseFloat(text.replace(/[^0-9eE.+-]/g, '')); return isNaN(n) ? -Infinity : n; }
+      return text.toLowerCase();
+    }
+    var columns = heads.map(function (head) {
+      return {name: head.name, sort: {compare: function (a, b) {
+        var x = key(a, head.numeric), y = key(b, head.numeric); return x > y ? 1 : (x < y ? -1 : 0);
+      }}};
+    });
+    var holder = document.createElement('div');
+    holder.className = 'exinf-grid';
+    table.parentNode.insertBefore(holder, table);
+    if (table.caption) {
+      var caption = document.createElement('p');
+      caption.className = 'exinf-caption';
+      caption.textContent = table.caption.textContent;
+      holder.parentNode.insertBefore(caption, holder);
+    }
+    try {
+      new window.gridjs.Grid({from: table, columns: columns, search: true, sort: true, autoWidth: false,
+        pagination: {limit: 15}})
+        .render(holder);
+      table.style.display = 'none';
+    } catch (error) { holder.remove(); console.error(error); }
+  });
+};
+window.exinfTables();
+"""
+
+
+@lru_cache(maxsize=1)
+def table_assets() -> str:
+    """The ``<style>`` and ``<script>`` that make long tables sortable and searchable (Grid.js, inlined once)."""
+    gridjs = (STATIC / "gridjs" / "gridjs.umd.js").read_text(encoding="utf-8")
+    theme = (STATIC / "gridjs" / "mermaid.css").read_text(encoding="utf-8")
+    # "var define" hides an AMD loader (require.js) from the UMD wrapper, so that window.gridjs is always set.
+    return (
+        f"<style>{theme}\n{PAGE_CSS}</style>"
+        "<script type='text/javascript'>(function(){var define;"
+        + gridjs
+        + "}).call(window);"
+        + _TABLES_JS
+        + "</script>"
+    )
+
+
+#: Styles for tables and charts wherever they appear (notebooks, reports, the app): tables scroll sideways on
+#: phones instead of losing columns; charts scroll rather than being cut.
+PAGE_CSS = """
+.exinf-table-wrap, .exinf-grid { max-width: 100%; overflow-x: auto; }
+table.exinf-table { border-collapse: collapse; font-size: 13px; }
+table.exinf-table th, table.exinf-table td { text-align: left; vertical-align: top; padding: 4px 8px;
+  border-bottom: 1px solid #e1e5ea; }
+table.exinf-table caption, p.exinf-caption { caption-side: top; text-align: left; color: #555; font-size: 12px; }
+.exinf-grid .gridjs-td, .exinf-grid .gridjs-th { font-size: 13px; padding: 6px 8px; vertical-align: top; }
+.exinf-grid .gridjs-wrapper { overflow-x: auto; }
+.exinf-grid table.gridjs-table { table-layout: auto; width: max-content; min-width: 100%; }
+.exinf-grid .gridjs-th, .exinf-grid .gridjs-td { min-width: 4.5em; max-width: 22em; white-space: normal; }
+.exinf-grid th.gridjs-th .gridjs-th-content { white-space: normal; overflow: visible; text-overflow: clip; }
+.exinf-grid .gridjs-search-input { width: 16em; max-width: 100%; }
+.exinf-chart { max-width: 100%; overflow-x: auto; }
+"""
+
+
 def render_chart(spec: dict, embed_options: dict | None = None, **_metadata) -> dict[str, str]:
     """Altair renderer: an element and a script that draws ``spec`` with the page's inlined ``vegaEmbed``.
 
@@ -106,7 +192,7 @@ def enable(renderer: str = "html") -> None:
     if renderer == "html":
         from IPython.display import HTML, display
 
-        display(HTML(bundle_script()))
+        display(HTML(bundle_script() + table_assets()))
         if RENDERER_NAME not in alt.renderers.names():
             alt.renderers.register(RENDERER_NAME, render_chart)
         alt.renderers.enable(RENDERER_NAME)

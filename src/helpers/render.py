@@ -206,6 +206,21 @@ def link(label: object, url: object) -> Markup:
     return html('<a href="{href}" rel="noopener noreferrer" target="_blank">{label}</a>', href=href, label=label)
 
 
+def link_local(label: object, path: object) -> Markup:
+    """A link to a file of the same site (a relative path of letters, digits, ``_ . / -``; never ``..``).
+
+    Examples:
+        >>> str(link_local("Brief", "brief-hiit.html"))
+        '<a href="brief-hiit.html">Brief</a>'
+        >>> str(link_local("x", "javascript:alert(1)")), str(link_local("x", "../etc/passwd"))
+        ('x', 'x')
+    """
+    text = "" if path is None else str(path)
+    if not re.fullmatch(r"[A-Za-z0-9_][A-Za-z0-9_./-]*", text) or ".." in text:
+        return html_text(label)
+    return html('<a href="{href}">{label}</a>', href=text, label=label)
+
+
 _SCRIPT_ESCAPES = {"<": "\\u003c", ">": "\\u003e", "&": "\\u0026", "\u2028": "\\u2028", "\u2029": "\\u2029"}
 
 
@@ -231,3 +246,81 @@ def single_line(value: object) -> str:
         'title ER  -'
     """
     return _CONTROL.sub(" ", "" if value is None else str(value)).strip()
+
+
+# ------------------------------------------------------------------------------------------ tables
+class HtmlBlock(str):
+    """Escaped HTML produced by these functions; shown as HTML by IPython/Jupyter."""
+
+    def _repr_html_(self) -> str:
+        return str(self)
+
+
+#: Tables longer than this become sortable, searchable and paged in the browser (Grid.js); shorter ones stay plain.
+INTERACTIVE_ROWS = 12
+
+
+def table(
+    frame,
+    columns: dict[str, str] | None = None,
+    *,
+    links: dict[str, str] | None = None,
+    numeric: set[str] | frozenset[str] = frozenset(),
+    caption: str = "",
+    max_rows: int = 500,
+) -> HtmlBlock:
+    """An HTML table of ``frame``: labels as headers, every cell escaped, no index, blank for unknown.
+
+    Args:
+        frame: the rows (a DataFrame).
+        columns: ``{column: header}`` to show, in order (default: every column, its name as header).
+        links: ``{column: url_column}``: the cell becomes a link to that row's URL when it is a safe address.
+        numeric: columns sorted as numbers in the browser (their text is shown as it is: numbers as reported).
+        caption: a caption (text).
+        max_rows: at most this many rows; the caption then says how many there are.
+
+    Long tables are enhanced in the browser (sort, search, pages) by the page's table script
+    (:func:`helpers.offline.enable` puts it on the page once); without scripts they stay plain tables.
+
+    Examples:
+        >>> import pandas as pd
+        >>> html = table(pd.DataFrame({"s": ["<b>x</b>"], "u": ["https://doi.org/10.1/x"]}), {"s": "Study"},
+        ...              links={"s": "u"})
+        >>> '<a href="https://doi.org/10.1/x"' in html and "&lt;b&gt;x&lt;/b&gt;" in html and "<b>" not in html
+        True
+    """
+    import pandas as pd
+
+    columns = columns or {c: str(c) for c in frame.columns}
+    links = links or {}
+    total = len(frame)
+    shown = frame.head(max_rows)
+    head = "".join(
+        str(
+            html(
+                '<th scope="col"{kind}>{label}</th>',
+                label=label,
+                kind=Markup(' data-type="number"') if c in numeric else "",
+            )
+        )
+        for c, label in columns.items()
+    )
+    body = []
+    for record in shown.to_dict("records"):
+        cells = []
+        for column in columns:
+            value = record.get(column)
+            text = "" if value is None or (not isinstance(value, str) and pd.isna(value)) else value
+            cell = link(text, record.get(links[column])) if column in links and text != "" else html_text(text)
+            cells.append(f"<td>{cell}</td>")
+        body.append("<tr>" + "".join(cells) + "</tr>")
+    note = f"{caption} " if caption else ""
+    if total > max_rows:
+        note += f"First {max_rows} of {total} rows; the CSV export has all."
+    caption_html = str(html("<caption>{text}</caption>", text=note.strip())) if note.strip() else ""
+    interactive = ' data-exinf-table="interactive"' if len(shown) > INTERACTIVE_ROWS else ""
+    return HtmlBlock(
+        f'<div class="exinf-table-wrap"><table class="exinf-table"{interactive}>{caption_html}'
+        f"<thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table></div>"
+        "<script>window.exinfTables && window.exinfTables();</script>"
+    )

@@ -513,7 +513,7 @@ def summary_of_findings(
     keys = list(by or ROW_KEYS)
     columns = list(dict.fromkeys([*keys, *NEEDED_COLUMNS]))
     if view.empty:
-        return pd.DataFrame(columns=[*keys, *SOF_COLUMNS])
+        return pd.DataFrame(columns=list(dict.fromkeys([*keys, *SOF_COLUMNS])))
     v = view[columns].copy()
     for column in [
         "year",
@@ -605,16 +605,19 @@ def summary_of_findings(
         )
         for o in merged.itertuples():
             applied.setdefault(o.cell, {})[o.domain] = (int(o.downgrade), str(o.rationale))
-    finals, texts = [], []
+    finals, texts, shorts = [], [], []
     for c in cell.index:
-        effective, parts = 0, []
+        effective, parts, lowered = 0, [], []
         for domain in DOMAINS:
             levels, reason = int(grade.at[c, domain]), grade.at[c, f"{domain}_reason"]
             text = f"{domain.replace('_', ' ')}: " + (f"-{levels} ({reason})" if levels else f"no downgrade ({reason})")
             if domain in applied.get(c, {}):
                 new, why = applied[c][domain]
                 text += f"; curator override to -{new}: {why}"
+                lowered.append(f"{domain.replace('_', ' ')} -{new} (curator: {why})")
                 levels = new
+            elif levels:
+                lowered.append(f"{domain.replace('_', ' ')} -{levels} ({reason})")
             effective += levels
             parts.append(text)
         finals.append(_lower(grade.at[c, "certainty_start"], effective))
@@ -622,8 +625,12 @@ def summary_of_findings(
             f"start {grade.at[c, 'certainty_start'].replace('_', ' ')} ({grade.at[c, 'start_reason']}); "
             + "; ".join(parts)
         )
+        start = f"Starts {grade.at[c, 'certainty_start'].replace('_', ' ')} ({grade.at[c, 'start_reason']})"
+        shorts.append(f"{start}; " + ("; ".join(lowered) if lowered else "no downgrade") + ".")
     cell["certainty"] = finals
     cell["downgrades"] = texts
+    #: The same, naming only the domains that lowered the certainty (for tables; ``downgrades`` has every domain).
+    cell["downgrades_short"] = shorts
     cell["overridden"] = [c in applied for c in cell.index]
     cell["effect_text"] = [
         _effect_text(b, s, k, e, lo, hi, pl, ph, i, t)
@@ -697,6 +704,7 @@ SOF_COLUMNS = [
     "certainty_computed",
     "certainty",
     "downgrades",
+    "downgrades_short",
     "overridden",
     "statement",
     "studies",

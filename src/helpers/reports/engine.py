@@ -41,6 +41,9 @@ class JobResult:
     duration_s: float
     outputs: list[str]
     error: str | None = None
+    description: str = ""
+    group: str = "other"
+    order: int = 100
 
 
 @dataclass(frozen=True)
@@ -309,6 +312,9 @@ def run_job(job: Job, build_dir: Path, fingerprint: str, context: dict, options:
         round(time.perf_counter() - start, 2),
         outputs,
         error,
+        job.description,
+        job.group,
+        job.order,
     )
 
 

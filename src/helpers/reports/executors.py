@@ -107,7 +107,18 @@ def _exit_description(exitcode: int | None) -> str:
 def failed_result(job: Job, fingerprint: str, error: str) -> JobResult:
     notebook = f"notebooks/{job.name}.ipynb"  # papermill saves it as cells run: it shows how far the job got
     return JobResult(
-        job.name, job.title, job.notebook.name, job.parameters, fingerprint, "failed", 0.0, [notebook], error
+        job.name,
+        job.title,
+        job.notebook.name,
+        job.parameters,
+        fingerprint,
+        "failed",
+        0.0,
+        [notebook],
+        error,
+        job.description,
+        job.group,
+        job.order,
     )
 
 

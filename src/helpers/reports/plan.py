@@ -9,6 +9,7 @@ every problem. No kernel starts and nothing is written for a plan with a problem
 from __future__ import annotations
 
 import ast
+import dataclasses
 import fnmatch
 import json
 import re
@@ -91,6 +92,9 @@ class NotebookSpec:
     title: str
     description: str
     parameters: dict[str, ParameterSpec]
+    #: Where the report goes on the index page (start, summaries, topics, comparisons, lessons) and its order.
+    group: str = "other"
+    order: int = 100
 
 
 @dataclass(frozen=True)
@@ -106,6 +110,8 @@ class Job:
     student_copy: bool = False
     #: Seconds a cell may run before the job fails.
     cell_timeout_s: float = DEFAULT_CELL_TIMEOUT_S
+    group: str = "other"
+    order: int = 100
 
 
 TYPES = {"string": str, "integer": int, "boolean": bool, "number": (int, float)}
@@ -131,7 +137,14 @@ def read_sidecar(notebook: Path) -> NotebookSpec:
             tuple(enum) if enum is not None else None,
             spec.get("choices_from"),
         )
-    return NotebookSpec(notebook, raw.get("title", notebook.stem), raw.get("description", ""), specs)
+    return NotebookSpec(
+        notebook,
+        raw.get("title", notebook.stem),
+        raw.get("description", ""),
+        specs,
+        str(raw.get("group", "other")),
+        int(raw.get("order", 100)),
+    )
 
 
 def parameters_cell(notebook: Path) -> dict[str, tuple[str, object]]:
@@ -251,12 +264,7 @@ def load_plan(plan_path: Path | None = None, package=None, cell_timeout_s: float
     for position, entry in enumerate(plan["jobs"]):
         found, job_problems = _expand_job(entry, position, plan_path, package, default_parameters)
         timeout = cell_timeout_s or entry.get("cell_timeout_s") or defaults.get("cell_timeout_s")
-        jobs += [
-            Job(j.name, j.notebook, j.title, j.description, j.parameters, j.student_copy, float(timeout))
-            if timeout
-            else j
-            for j in found
-        ]
+        jobs += [dataclasses.replace(j, cell_timeout_s=float(timeout)) if timeout else j for j in found]
         problems += job_problems
     names = [job.name for job in jobs]
     problems += [f"job name {n!r} is used more than once" for n in sorted({n for n in names if names.count(n) > 1})]
@@ -313,12 +321,25 @@ def _expand_job(entry: dict, position: int, plan_path: Path, package, defaults: 
         name = entry["name"].format(**values)
         shown = {k: display_value(spec.parameters[k], values[k], package) for k in spec.parameters}
         try:
-            title = spec.title.format(**shown)
+            title, description = spec.title.format(**shown), spec.description.format(**shown)
         except (KeyError, IndexError, ValueError) as error:
-            problems.append(f"{spec.path.with_suffix('.yaml').name}: title template is malformed ({error!r})")
-            title = spec.title
+            problems.append(
+                f"{spec.path.with_suffix('.yaml').name}: title or description template is malformed ({error!r})"
+            )
+            title, description = spec.title, spec.description
         problems += check_parameters(spec, parameters, package, name)
-        jobs.append(Job(name, notebook, title, spec.description, parameters, bool(entry.get("student_copy"))))
+        jobs.append(
+            Job(
+                name,
+                notebook,
+                title[:1].upper() + title[1:],
+                description,
+                parameters,
+                bool(entry.get("student_copy")),
+                group=spec.group,
+                order=spec.order,
+            )
+        )
     return jobs, problems
 
 
