@@ -84,6 +84,7 @@ window.exinfTables = function () {
   }
   var tables = document.querySelectorAll('table[data-exinf-table="interactive"]:not([data-exinf-enhanced])');
   tables.forEach(function (table) {
+    if (!table.isConnected || !table.tHead) { return; }  // not on the page yet: a later call enhances it
     table.setAttribute('data-exinf-enhanced', '1');
     var heads = Array.prototype.map.call(table.tHead.rows[0].cells, function (th) {
       return {name: th.textContent, numeric: th.getAttribute('data-type') === 'number'};
@@ -111,7 +112,7 @@ window.exinfTables = function () {
     }
     try {
       new window.gridjs.Grid({from: table, columns: columns, search: true, sort: true, autoWidth: false,
-        pagination: {limit: 15}})
+        fixedHeader: true, height: table.tBodies[0].rows.length > 15 ? '560px' : 'auto'})
         .render(holder);
       table.style.display = 'none';
     } catch (error) { holder.remove(); console.error(error); }
@@ -152,6 +153,7 @@ table.exinf-table caption, p.exinf-caption { caption-side: top; text-align: left
 .exinf-grid th.gridjs-th .gridjs-th-content { white-space: normal; overflow: visible; text-overflow: clip; }
 .exinf-grid .gridjs-search-input { width: 16em; max-width: 100%; }
 .exinf-chart { max-width: 100%; overflow-x: auto; }
+.exinf-chart svg { max-width: none !important; height: auto; }  /* scroll a wide chart, never shrink its text */
 """
 
 
