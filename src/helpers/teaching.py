@@ -637,14 +637,14 @@ class Matching(Question):
     def grade(self, answers: dict[str, object]) -> Feedback:
         results = self.check(answers)
         right = sum(bool(f.correct) for f in results.values())
-        details = tuple((f.correct, f"{self.items[k]}: {f.message}") for k, f in results.items())
+        details = tuple((f.correct, f"{self.items[k]} → {f.message}") for k, f in results.items())
         return Feedback(right == len(results), f"{right} of {len(results)} right.", details)
 
     def widget(self) -> widgets.Widget:
         rows = []
         for key, label in self.items.items():
             text = render.html("<p><b>{label}</b></p>", label=label)
-            rows.append(widgets.HTML(str(text) + self.cards.get(key, "")))
+            rows.append(widgets.HTML(str(text) + self.cards.get(key, ""), layout=widgets.Layout(max_width="100%")))
             rows.append(self.choices[key])
         header = widgets.HTML(str(render.html("<p><b>{h}:</b> {q}</p>", h=self.header, q=self.question)))
         return widgets.VBox([header, *rows, self.commit, self.status, self.output])
@@ -786,6 +786,7 @@ def claim_findings(package, view: pd.DataFrame, claim_id: str) -> pd.DataFrame:
 CLAIM_FINDING_COLUMNS = {
     "short_cite": "Study",
     "outcome_detail": "Measured",
+    "subgroup": "Subgroup",
     "timing": "Timeframe",
     "direction_text": "Direction",
     "source_location": "Read in",
@@ -806,7 +807,7 @@ def grade_claims(package, view: pd.DataFrame, claim_ids: Sequence[str], variant:
             + str(render.html("{n} studies, {k} findings", n=len(studies), k=len(found)))
             + "</summary>"
             + "".join(study_card_html(card) for card in studies.to_dict("records"))
-            + str(table)
+            + f"<div style='max-width:calc(100vw - 48px);overflow-x:auto'>{table}</div>"
             + "</details>"
         )
     return Matching(
