@@ -16,7 +16,8 @@ from tests.browser import OUTPUT_DIR, offline_page
 from tests.class_load import class_server, open_lesson_together, predict_then_reveal, students
 
 N_STUDENTS = 10
-#: The whole class scenario must finish within this (CI has 2 cores); every wait inside uses what is left.
+#: A bound, not a speed target (benchmarks/run.py --only class measures): every wait of the class scenario uses
+#: what is left of it, so a stuck page fails the test instead of hanging CI (2 cores).
 TIME_LIMIT_S = 85
 
 
@@ -46,9 +47,11 @@ def test_ten_students_open_the_lesson_at_once_and_each_completes_a_prediction(tm
         kernels = server.kernel_memory_mib()
         crowd[-1].page.screenshot(path=str(OUTPUT_DIR / "class_student_10.png"))
         after_commit = "\n".join(crowd[0].frames)
-    elapsed = time.monotonic() - start
-    assert elapsed < TIME_LIMIT_S + 5, f"the class scenario took {elapsed:.0f} s"
+        for student in crowd[: N_STUDENTS // 2]:  # half the class closes its tab
+            student.page.close(run_before_unload=True)
+        left = wait_for_kernels(server, N_STUDENTS - N_STUDENTS // 2, timeout_s=15)
     assert len(kernels) == N_STUDENTS, "one kernel per student"
+    assert left == N_STUDENTS - N_STUDENTS // 2, "a closed tab's kernel is shut down"
     assert all(s.reveal_s is not None for s in crowd), "every student saw the feedback and the data"
     assert not blocked, f"nothing is fetched from the network: {blocked}"
     assert not errors, errors
@@ -57,6 +60,14 @@ def test_ten_students_open_the_lesson_at_once_and_each_completes_a_prediction(tm
         for text in hidden_until_commit:
             assert text not in before, f"{text!r} reached the browser before the commit"
     assert hidden_until_commit[0] in after_commit, "the feedback travels only after the commit"
+
+
+def wait_for_kernels(server, expected: int, timeout_s: float) -> int:
+    """The number of kernels once it has fallen to ``expected`` (or what is left after ``timeout_s``)."""
+    deadline = time.monotonic() + timeout_s
+    while len(server.kernel_memory_mib()) > expected and time.monotonic() < deadline:
+        time.sleep(0.5)
+    return len(server.kernel_memory_mib())
 
 
 def test_the_kernel_cap_refuses_one_kernel_too_many_with_a_reason():

@@ -142,6 +142,10 @@ def voila_command(
         f"--MappingKernelManager.cull_interval={max(10, min(60, cull_idle_s // 4))}",
         "--MappingKernelManager.cull_connected=False",
         "--VoilaConfiguration.show_tracebacks=False",
+        # Voila shuts a page's kernel down when the tab closes (a beacon POST with the _xsrf cookie), but its pages
+        # never set that cookie, so every shutdown was refused (403) and closed tabs kept their kernels. The POST
+        # needs the kernel's random id; the server listens on this machine or the class network only.
+        "--Voila.tornado_settings=disable_check_xsrf=True",
     ]
 
 
