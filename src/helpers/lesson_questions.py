@@ -603,8 +603,8 @@ def headline(view: pd.DataFrame, cell: pd.Series, variant: str = "student") -> t
         f"Write one or two sentences for a school newsletter on {str(cell['intervention_label']).lower()} and "
         f"{cell['outcome_label']} that say how big the effect is and how sure we are.",
         model_answer=lambda: (
-            f"{cell['statement']} The best estimate is {cell['effect_text']}; {spread}, and "
-            f"the certainty is {str(cell['certainty']).replace('_', ' ')} ({cell['downgrades_short']})"
+            f"{cell['statement']} The best estimate is {cell['effect_text']}; {spread}. Certainty: "
+            f"{str(cell['certainty']).replace('_', ' ')}. {cell['downgrades_short']}"
         ),
         rubric=[
             "gives the direction and the size of the effect (or says it is uncertain)",

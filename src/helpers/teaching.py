@@ -558,7 +558,7 @@ class Ordering(Question):
         options = [("choose…", None)] + [(label, i) for i, label in enumerate(items.values())]
         self.slots = [
             widgets.Dropdown(
-                description=f"{n}." + (f" ({first_label})" if n == 1 else ""), options=options, value=None,
+                description=f"{n}." + (f" ({first_label})" if n == 1 else ""), options=options, index=0,
                 style={"description_width": "110px"}, layout=widgets.Layout(width="min(560px, 100%)"),
             )
             for n in range(1, len(items) + 1)
@@ -617,7 +617,7 @@ class Matching(Question):
         self.values = [value for _, value in options]
         choices = [("choose…", None)] + [(label, i) for i, (label, _) in enumerate(options)]
         self.choices = {
-            key: widgets.Dropdown(options=choices, value=None, layout=widgets.Layout(width="min(420px, 100%)"))
+            key: widgets.Dropdown(options=choices, index=0, layout=widgets.Layout(width="min(420px, 100%)"))
             for key in items
         }
         self._watch(*self.choices.values())
