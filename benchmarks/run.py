@@ -222,7 +222,7 @@ def bench_class(repeats: int, workdir: Path) -> dict:
     """A class of 10 opening lesson 1 at once (one Voila class server, one Chromium, a context each)."""
     from playwright.sync_api import sync_playwright
 
-    from tests.class_load import class_server, open_lesson_together, predict_then_reveal, students
+    from tests.class_load import class_server, open_lesson_together, page_errors, predict_then_reveal, students
 
     first, reveal, done, kernel_mib, server_mib = [], [], [], [], []
     for run in range(repeats):
@@ -240,8 +240,8 @@ def bench_class(repeats: int, workdir: Path) -> dict:
             reveal += [s.reveal_s for s in crowd]
             kernel_mib += server.kernel_memory_mib()
             server_mib.append(server.server_memory_mib())
-            if blocked or errors:
-                raise RuntimeError(f"class run {run}: blocked {blocked[:3]}, errors {errors[:3]}")
+            if blocked or page_errors(errors):
+                raise RuntimeError(f"class run {run}: blocked {blocked[:3]}, errors {page_errors(errors)[:3]}")
     results = {
         "students": CLASS_STUDENTS,
         "first_widget_s": summary(first),

@@ -31,6 +31,24 @@ new MutationObserver((_, observer) => {
 """
 
 
+#: Grid.js (the table enhancer of helpers.offline) logs "[Grid.js] [ERROR]" while Voila streams a page under load,
+#: yet every grid ends up rendered (checked by :func:`grids_rendered`); it is reported, not part of class mode.
+GRIDJS_LOG = "[Grid.js] [ERROR]"
+
+
+def page_errors(errors: list[str]) -> list[str]:
+    """Console and page errors, without Grid.js's own log lines (see :data:`GRIDJS_LOG`)."""
+    return [e for e in errors if not e.startswith(GRIDJS_LOG)]
+
+
+def grids_rendered(page) -> bool:
+    """Every enhanced table of the page shows rows (so a Grid.js log line did not cost the student a table)."""
+    return page.evaluate(
+        "() => Array.from(document.querySelectorAll('.exinf-grid'))"
+        ".every(holder => holder.querySelectorAll('.gridjs-tr').length > 1)"
+    )
+
+
 @dataclass
 class ClassServer:
     url: str

@@ -13,7 +13,14 @@ from tornado import web
 from helpers import classroom, evidence
 from helpers import lesson_questions as questions
 from tests.browser import OUTPUT_DIR, offline_page
-from tests.class_load import class_server, open_lesson_together, predict_then_reveal, students
+from tests.class_load import (
+    class_server,
+    grids_rendered,
+    open_lesson_together,
+    page_errors,
+    predict_then_reveal,
+    students,
+)
 
 N_STUDENTS = 10
 #: A bound, not a speed target (benchmarks/run.py --only class measures): every wait of the class scenario uses
@@ -45,6 +52,7 @@ def test_ten_students_open_the_lesson_at_once_and_each_completes_a_prediction(tm
         for student in crowd:
             predict_then_reveal(student, deadline)
         kernels = server.kernel_memory_mib()
+        tables = [grids_rendered(s.page) for s in crowd]
         crowd[-1].page.screenshot(path=str(OUTPUT_DIR / "class_student_10.png"))
         after_commit = "\n".join(crowd[0].frames)
         for student in crowd[: N_STUDENTS // 2]:  # half the class closes its tab
@@ -54,7 +62,8 @@ def test_ten_students_open_the_lesson_at_once_and_each_completes_a_prediction(tm
     assert left == N_STUDENTS - N_STUDENTS // 2, "a closed tab's kernel is shut down"
     assert all(s.reveal_s is not None for s in crowd), "every student saw the feedback and the data"
     assert not blocked, f"nothing is fetched from the network: {blocked}"
-    assert not errors, errors
+    assert not page_errors(errors), errors
+    assert all(tables), "every student's tables rendered"
     for student in crowd:
         before = html.unescape(student.html_before_commit) + json.loads(json.dumps(student.frames_before_commit))
         for text in hidden_until_commit:

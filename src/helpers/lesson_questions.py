@@ -93,7 +93,7 @@ def check_il6_fold(view: pd.DataFrame, answer: str) -> Feedback:
         text += "."
     else:
         text += " No curated number in the data supports the popular 'up to 100-fold' figure."
-    return teaching._right_or_not(answer == right, text)
+    return teaching.right_or_not(answer == right, text)
 
 
 #: The marathon study of the hook question (its card is shown with the question).
@@ -260,7 +260,7 @@ def check_mouse_to_athlete(package, answer: str) -> Feedback:
     study = package.studies.set_index("study_id").loc["langston2023"]
     why = teaching.explain_level(package.studies, package.designs, package.species, "langston2023")
     right = "not_people" if study["species_code"] != "human" else None
-    return teaching._right_or_not(answer == right, why)
+    return teaching.right_or_not(answer == right, why)
 
 
 def mouse_to_athlete(package, variant: str = "student") -> teaching.MultipleChoice:
@@ -353,7 +353,7 @@ def check_press_release_source(view: pd.DataFrame, answer: str) -> Feedback:
         f"The data keep it as a separate finding read in: {finding['source_location']} "
         f"(verification: {finding['verification_status']}). {finding['note']}"
     )
-    return teaching._right_or_not(answer == right, text)
+    return teaching.right_or_not(answer == right, text)
 
 
 def press_release_source(view: pd.DataFrame, variant: str = "student") -> teaching.MultipleChoice:
@@ -443,14 +443,15 @@ def reported_i2(view: pd.DataFrame, cell: pd.Series) -> float:
 
 
 def check_favours_side(cell: pd.Series, answer: str) -> Feedback:
+    """The favourable side follows the outcome's favourable direction (outcomes.csv), as the plot's axis does."""
     favourable = str(cell["favourable_direction"])
-    left, right = charts._favours(favourable)
     good = "left" if favourable == "decrease" else "right" if favourable == "increase" else None
+    side = {"left": "the left (below zero)", "right": "the right (above zero)"}.get(good, "neither side")
     text = (
-        f"For {cell['outcome_label']} a {favourable} is good for health, so the axis reads '{left.strip()}' on "
-        f"the left and '{right.strip()}' on the right."
+        f"For {cell['outcome_label']} a {favourable} is good for health, so {side} favours the intervention; the "
+        "axis title says so at each end."
     )
-    return teaching._right_or_not(answer == good, text)
+    return teaching.right_or_not(answer == good, text)
 
 
 def favours_side(cell: pd.Series, variant: str = "student") -> teaching.MultipleChoice:
@@ -504,7 +505,7 @@ def check_ci_includes_zero(cell: pd.Series, answer: str) -> Feedback:
             else "The average effect is unlikely to be zero, but the interval says nothing about single programmes."
         )
     )
-    return teaching._right_or_not(answer == right, text)
+    return teaching.right_or_not(answer == right, text)
 
 
 def ci_includes_zero(cell: pd.Series, variant: str = "student") -> teaching.MultipleChoice:
@@ -540,7 +541,7 @@ def check_next_programme(view: pd.DataFrame, sof_all: pd.DataFrame, cell: pd.Ser
         )
         + interval
     )
-    return teaching._right_or_not(answer == right, text)
+    return teaching.right_or_not(answer == right, text)
 
 
 def next_programme(view: pd.DataFrame, sof_all: pd.DataFrame, cell: pd.Series, variant: str = "student"):
@@ -579,7 +580,7 @@ CERTAINTY_MISCONCEPTIONS = {
 
 def check_certainty(cell: pd.Series, answer: str) -> Feedback:
     text = f"{cell['downgrades_short']} In GRADE's words: {cell['statement']}"
-    return teaching._right_or_not(answer == cell["certainty"], text)
+    return teaching.right_or_not(answer == cell["certainty"], text)
 
 
 def certainty(cell: pd.Series, variant: str = "student") -> teaching.PredictThenReveal:

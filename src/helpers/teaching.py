@@ -74,7 +74,8 @@ def check_variant(variant: str) -> None:
         raise ValueError(f"variant={variant!r} is not valid; choose one of: {', '.join(VARIANTS)}")
 
 
-def _right_or_not(correct: bool, text: str) -> Feedback:
+def right_or_not(correct: bool, text: str) -> Feedback:
+    """Feedback that starts by saying whether the answer was right."""
     return Feedback(correct, ("Right. " if correct else "Not quite. ") + text)
 
 
@@ -145,7 +146,7 @@ def check_most_common_level(view: pd.DataFrame, answer: int, **criteria) -> Feed
     spread = ", ".join(f"level {int(k)}: {n}" for k, n in counts.sort_index().items())
     label = evidence.EVIDENCE_LEVELS[level]
     text = f"Most findings ({counts[level]} of {counts.sum()}) are level {level}, {label} ({spread})."
-    return _right_or_not(int(answer) == level, text)
+    return right_or_not(int(answer) == level, text)
 
 
 SUPPORT_BINS = {"most": (0.5, 1.01), "about_a_third": (0.2, 0.5), "few": (0.0, 0.2)}
@@ -158,7 +159,7 @@ def check_supported_share(package, answer: str) -> Feedback:
     right = next(name for name, (low, high) in SUPPORT_BINS.items() if low <= share < high)
     counts = ", ".join(f"{n} {v.replace('_', ' ')}" for v, n in verdicts.value_counts().items())
     text = f"{(verdicts == 'supported').sum()} of {len(verdicts)} claims ({share:.0%}) are fully supported ({counts})."
-    return _right_or_not(answer == right, text)
+    return right_or_not(answer == right, text)
 
 
 def explain_level(studies: pd.DataFrame, designs: pd.DataFrame, species: pd.DataFrame, study_id: str) -> str:
@@ -532,7 +533,7 @@ class Numeric(Question):
         value = float(self.expected())
         close = math.isclose(answer, value, abs_tol=self.tolerance)
         text = f"You entered {answer:g}; the data say {value:g} (answers within ±{self.tolerance:g} count). "
-        return _right_or_not(close, text + self.explain())
+        return right_or_not(close, text + self.explain())
 
     def answer_key(self) -> str:
         return render.markdown(
