@@ -127,3 +127,17 @@ def test_a_kernel_that_cannot_start_shows_an_error_not_a_spinner(tmp_path, dying
         expect(alert).to_contain_text("tell your teacher")
         page.screenshot(path=str(OUTPUT_DIR / "class_broken_kernel.png"))
     assert shown_after < 45 and not blocked
+
+
+def test_the_student_set_holds_every_lesson_without_solutions(tmp_path):
+    target = tmp_path / "class"
+    target.mkdir()
+    (target / "old.ipynb").write_text("{}", encoding="utf-8")  # a stale file of an earlier class
+    written = classroom.write_student_set(target)
+    assert [p.name for p in written] == [p.name for p in classroom.lessons()]
+    assert sorted(p.name for p in target.iterdir()) == [p.name for p in written]
+    for path in written:
+        cells = json.loads(path.read_text(encoding="utf-8"))["cells"]
+        tags = {t for c in cells for t in c["metadata"].get("tags", [])}
+        assert not tags & {"solution", "teacher-note"}
+        assert all(c["metadata"]["jupyter"]["source_hidden"] for c in cells if c["cell_type"] == "code")
