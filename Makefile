@@ -9,7 +9,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: help setup validate codebook test lint format lab app class reports teaching bench clean
+.PHONY: help setup validate codebook test lint format lab app class reports teaching screenshots bench clean
 
 help: ## List the targets
 	@echo "Usage: make TARGET"
@@ -62,6 +62,10 @@ reports: $(STAMP) ## Build the offline report site into reports/site (open repor
 
 teaching: $(STAMP) ## Build the lessons: instructor HTML + notebooks and clean student notebooks, into reports/site
 	$(BIN)/exinf reports --only 'lesson-*'
+
+screenshots: $(STAMP) ## Build the site if needed, then retake the README's screenshots (docs/screenshots/*.png)
+	$(BIN)/exinf reports
+	$(BIN)/python docs/screenshots.py
 
 bench: $(STAMP) ## Run the benchmarks (about 30 min); prints a table, writes benchmarks/results/latest.json
 	$(BIN)/python benchmarks/run.py
