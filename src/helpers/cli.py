@@ -1,4 +1,4 @@
-"""Command-line entry point: ``exinf validate | codebook | reports``.
+"""Command-line entry point: ``exinf validate | codebook | reports | app | class``.
 
 Run ``exinf --help`` for the commands; each exits non-zero on failure so that schedulers notice.
 """
@@ -60,6 +60,24 @@ def _reports(args: argparse.Namespace) -> int:
     )
 
 
+def _app(args: argparse.Namespace) -> int:
+    from helpers import app
+
+    return app.serve(port=args.port, max_kernels=args.max_kernels, cull_idle_s=args.cull_idle, pool=args.pool)
+
+
+def _class(args: argparse.Namespace) -> int:
+    from helpers import classroom
+
+    return classroom.main(
+        Path(args.out) if args.out else classroom.DEFAULT_STUDENT_SET,
+        port=args.port,
+        max_kernels=args.max_kernels,
+        cull_idle_s=args.cull_idle,
+        ip=args.ip,
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="exinf", description="Exercise & inflammation evidence explorer.")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -98,6 +116,57 @@ def build_parser() -> argparse.ArgumentParser:
         help="start a new kernel for every job (default: one warm kernel per worker, reset between jobs)",
     )
     build.set_defaults(run=_reports)
+
+    from helpers import app  # the defaults live with the app
+
+    serve = commands.add_parser(
+        "app",
+        help="serve the explorer app with Voila on 127.0.0.1 (no code shown, nothing fetched from a network)",
+        description="Serve notebooks/app.ipynb with Voila: preheated kernels, idle kernels culled, a cap on kernels.",
+    )
+    serve.add_argument("--port", type=int, default=app.DEFAULT_PORT, help="port (default: %(default)s)")
+    serve.add_argument(
+        "--max-kernels", type=int, default=app.DEFAULT_MAX_KERNELS, help="most kernels at once (default: %(default)s)"
+    )
+    serve.add_argument(
+        "--cull-idle",
+        type=int,
+        default=app.DEFAULT_CULL_IDLE_S,
+        metavar="SECONDS",
+        help="shut down a kernel idle this long with no tab open (default: %(default)s)",
+    )
+    serve.add_argument(
+        "--pool", type=int, default=app.DEFAULT_POOL, help="preheated kernels kept ready (default: %(default)s)"
+    )
+    serve.set_defaults(run=_app)
+
+    from helpers import classroom
+
+    lesson = commands.add_parser(
+        "class",
+        help="serve the lessons' student set to a class with Voila (http://127.0.0.1:8866)",
+        description="Write the student set (no solutions, code hidden) and serve it with Voila: one kernel per open "
+        "lesson, a cap on kernels, idle kernels of closed tabs culled, nothing fetched from the network.",
+    )
+    lesson.add_argument("--out", help="student-set folder (default: build/class)")
+    lesson.add_argument("--port", type=int, default=classroom.DEFAULT_PORT, help="port (default: %(default)s)")
+    lesson.add_argument(
+        "--ip", default="127.0.0.1", help="address to listen on (default: %(default)s; 0.0.0.0 for a class network)"
+    )
+    lesson.add_argument(
+        "--max-kernels",
+        type=int,
+        default=classroom.DEFAULT_MAX_KERNELS,
+        help="most open lessons at once, about 0.25 GB of memory each (default: %(default)s)",
+    )
+    lesson.add_argument(
+        "--cull-idle",
+        type=int,
+        default=classroom.DEFAULT_CULL_IDLE_S,
+        metavar="SECONDS",
+        help="shut down a kernel idle this long with no open page (default: %(default)s)",
+    )
+    lesson.set_defaults(run=_class)
     return parser
 
 
