@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import copy
 import csv
-import hashlib
 import io
 import json
 import re
@@ -950,15 +949,14 @@ def validate_package(data_dir: Path | str | None = None) -> list[Problem]:
         return error.problems
 
 
-#: The last package :func:`load_package` read with ``reuse=True``: (folder, content digest) -> package.
+#: The last package :func:`load_package` read with ``reuse=True``: (folder, :func:`package_digest`) -> package.
 _REUSABLE: dict[tuple[Path, str], EvidencePackage] = {}
 
 
-def _content_digest(data_dir: Path) -> str:
-    digest = hashlib.blake2b(digest_size=16)
-    for path in sorted(p for p in data_dir.rglob("*") if p.is_file()):
-        digest.update(path.relative_to(data_dir).as_posix().encode() + b"\0" + path.read_bytes())
-    return digest.hexdigest()
+def package_digest(data_dir: Path) -> str:
+    """Content hash of the data package: the files a load reads (CSV tables, JSON descriptor), not the codebook."""
+    files = [p for p in data_dir.rglob("*") if p.is_file() and p.suffix in {".csv", ".json"}]
+    return paths.hash_files(files, data_dir)
 
 
 def load_package(data_dir: Path | str | None = None, *, reuse: bool = False) -> EvidencePackage:
@@ -972,7 +970,7 @@ def load_package(data_dir: Path | str | None = None, *, reuse: bool = False) -> 
     """
     data_dir = Path(data_dir) if data_dir is not None else paths.data_dir()
     if reuse:
-        key = (data_dir.resolve(), _content_digest(data_dir))
+        key = (data_dir.resolve(), package_digest(data_dir))
         if key not in _REUSABLE:
             _REUSABLE.clear()
             _REUSABLE[key] = load_package(data_dir)
