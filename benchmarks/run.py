@@ -184,8 +184,15 @@ REDRAWN = "document.querySelector('.exinf-app-chart .vega-embed svg:not([data-ol
 MARK_OLD = "document.querySelectorAll('.exinf-app-chart .vega-embed svg').forEach(s => s.setAttribute('data-old', '1'))"
 
 
+#: A reader's pause before each change: the previous change's tables (sent after its chart) have arrived and been
+#: drawn, as they have when a person reads the chart before picking the next value. Back to back, a change waits
+#: for the previous one's tables in the kernel and the browser (about 0.5-1 s more on 2 busy cores).
+SETTLE_MS = 1500
+
+
 def _timed_redraw(page, act) -> float:
-    """Seconds from a control change to the new chart drawn in the page (Vega's SVG in place)."""
+    """Seconds from a control change on a settled page to the new chart drawn (Vega's SVG in place)."""
+    page.wait_for_timeout(SETTLE_MS)
     page.evaluate(MARK_OLD)
     start = time.perf_counter()
     act()
