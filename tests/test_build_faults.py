@@ -184,6 +184,24 @@ def test_all_plan_problems_are_listed_at_once(tmp_path):
     assert len(raised.value.problems) == 3, raised.value.problems
 
 
+# ------------------------------------------------------------------------------- quiet progress
+def test_the_command_shows_progress_and_failures_but_no_kernel_warnings(tmp_path):
+    jobs = [
+        {"name": "one"},
+        {"name": "two", "parameters": {"label": "b"}},
+        {"name": "boom", "parameters": {"crash": "raise"}},
+    ]
+    plan = tiny_plan(tmp_path / "plan", jobs)
+    builder = start_builder(plan, tmp_path / "out")  # two workers, three jobs: one runs in a reset kernel
+    stdout, stderr = builder.communicate(timeout=120)
+    assert builder.returncode == 1
+    assert "2 built, 1 failed" in stdout
+    assert "FAILED boom: RuntimeError: the evidence table is on fire" in stderr, "failures stay loud"
+    assert "3/3" in stderr, "the progress bar reached the end"
+    # ipykernel warns on every kernel start (TCP without encryption): that goes to the build's logs/, not here.
+    assert "WARNING" not in stderr and "IPKernelApp" not in stderr and "encryption" not in stderr
+
+
 # ---------------------------------------------------------------------------------- hung cells
 def test_a_hanging_cell_times_out_and_names_its_job(good_site, capsys):
     plan, out = good_site

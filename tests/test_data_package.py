@@ -9,6 +9,7 @@ import pytest
 
 from helpers import data, paths
 from helpers.evidence import EVIDENCE_LEVELS
+from tests.conftest import read_rows, write_rows
 
 DATA = paths.data_dir()
 
@@ -222,3 +223,32 @@ def test_dimitrov_press_release_figure_is_marked_as_such(package):
     assert (press.verification_status != "verified").all()
     plasma = dimitrov[(dimitrov.outcome_code == "tnf")]
     assert (plasma.direction == "no_change").any(), "plasma TNF did not change"
+
+
+def test_a_reused_package_is_read_once_private_to_each_caller_and_read_again_after_an_edit(data_copy, monkeypatch):
+    first = data.load_package(data_copy, reuse=True)
+    title = first.studies.loc[0, "title"]
+    reads = []
+    read_fast = data._read_all_fast
+    monkeypatch.setattr(data, "_read_all_fast", lambda folder: reads.append(folder) or read_fast(folder))
+
+    second = data.load_package(data_copy, reuse=True)
+    assert reads == [], "byte-identical files are not read again"
+    pd.testing.assert_frame_equal(second.studies, first.studies)
+    second.studies.loc[0, "title"] = "changed by a notebook"
+    second.descriptor["version"] = "changed"
+    del second.tables["claims"]
+
+    third = data.load_package(data_copy, reuse=True)
+    assert reads == []
+    assert third.studies.loc[0, "title"] == title == first.studies.loc[0, "title"]
+    assert third.version == first.version != "changed"
+    assert "claims" in third.tables
+
+    path = data_copy / "studies.csv"
+    rows = read_rows(path)
+    rows[1][rows[0].index("title")] = "A title edited on disk"
+    write_rows(path, rows)
+    fourth = data.load_package(data_copy, reuse=True)
+    assert reads == [data_copy], "an edited file is read again"
+    assert fourth.studies.loc[0, "title"] == "A title edited on disk"

@@ -44,7 +44,8 @@ def small_build(tmp_path_factory):
     root = tmp_path_factory.mktemp("small")
     plan = write_plan(root / "plan", SMALL_JOBS)
     out = root / "out"
-    first = reports.build_site(plan, out, jobs=2, progress=False)
+    # One worker: the second job runs in the first job's kernel after a reset (the default warm path).
+    first = reports.build_site(plan, out, jobs=1, progress=False)
     return plan, out, first
 
 
@@ -130,6 +131,34 @@ def test_small_plan_builds_index_manifest_and_offline_html(small_build):
     assert "<h1>HIIT in rheumatoid arthritis: topic brief</h1>" in page
     changes = (site / "changes.html").read_text()
     assert "first successful build" in changes
+
+
+#: What differs between two builds of the same pages: chart element ids, papermill's parameters cell id, build times.
+BUILD_NOISE = [
+    (r"altair-viz-[0-9a-f]{32}", "altair-viz-ID"),
+    (r'id="cell-id=[0-9a-f]{8}"', 'id="cell-id=ID"'),
+    (r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\+00:00", "TIME"),
+    (r"\d{8}T\d{12}Z", "BUILD"),
+]
+
+
+def normalised(page: str) -> str:
+    for pattern, replacement in BUILD_NOISE:
+        page = re.sub(pattern, replacement, page)
+    return page
+
+
+def test_fresh_kernels_build_the_same_pages_as_a_reset_warm_kernel(small_build, tmp_path):
+    plan, out, _ = small_build
+    fresh = reports.build_site(plan, tmp_path / "fresh", jobs=2, fresh_kernels=True, progress=False)
+    assert [r.status for r in fresh.results] == ["built", "built"]
+    warm_site = out / reports.SITE_LINK
+    assert (
+        fresh.manifest["kernels"] == "fresh per job" != json.loads((warm_site / "manifest.json").read_text())["kernels"]
+    )
+    for page in ("index.html", "claims-review.html", "brief-hiit.html"):
+        warm_page, fresh_page = (warm_site / page).read_text(), (fresh.build_dir / page).read_text()
+        assert normalised(warm_page) == normalised(fresh_page), page
 
 
 def test_rebuild_with_nothing_changed_skips_and_force_rebuilds(small_build):

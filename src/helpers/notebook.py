@@ -33,7 +33,7 @@ def start(renderer: str = "html"):
     from helpers import data, evidence, offline
 
     offline.enable(renderer)
-    package = data.load_package()
+    package = data.load_package(reuse=True)  # a warm report kernel reads the data once, not once per notebook
     pd.set_option("display.max_colwidth", 80)
     pd.set_option("display.max_rows", 200)
     return package, evidence.build_evidence_view(package)

@@ -6,7 +6,9 @@ benchmarks can point the same code at a copy of the data or at another output fo
 
 from __future__ import annotations
 
+import hashlib
 import os
+from collections.abc import Iterable
 from pathlib import Path
 
 #: The repository root when the package is installed in development mode (``pip install -e .``).
@@ -31,3 +33,11 @@ def notebooks_dir() -> Path:
 def reports_dir() -> Path:
     """Where the report site is published (``EXINF_REPORTS_DIR`` or ``<repo>/reports``)."""
     return _from_env("EXINF_REPORTS_DIR", REPO_ROOT / "reports")
+
+
+def hash_files(files: Iterable[Path], root: Path) -> str:
+    """A sha256 of the files' paths (relative to ``root``) and bytes: same content, same hash, on any machine."""
+    digest = hashlib.sha256()
+    for path in sorted(files):
+        digest.update(path.relative_to(root).as_posix().encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()

@@ -1,8 +1,9 @@
 """Running one job in a worker process: a kernel executes the notebook (papermill), nbconvert writes the page.
 
 Each worker owns at most one kernel (:class:`KernelSession`). With ``warm=True`` the kernel is kept
-between jobs and reset before each one (fresh user namespace, working folder, environment, warnings,
-pandas and Altair settings restored); it is replaced after any failed job and every
+between jobs and reset before each one (fresh user namespace, working folder, environment, sys.path, warnings,
+pandas and Altair settings restored); it is replaced after any failed job, after a job that changed an
+attribute of an already imported module (a state no reset can undo), and every
 :attr:`EngineOptions.recycle_after` jobs. With ``warm=False`` every job gets a new kernel.
 
 Processes never outlive the build: a worker that loses its parent (the builder was killed, even with
@@ -56,86 +57,175 @@ class EngineOptions:
     recycle_after: int = 25
 
 
-# Code run in a warm kernel before each job. The baseline (environment, sys.path, warnings filters) is taken
-# once, right after the kernel started; every job then starts from it.
-_BASELINE_CODE = """
-import os as _os, sys as _sys, types as _types, warnings as _warnings
-_baseline = _types.ModuleType("_exinf_baseline")
-_baseline.environ = dict(_os.environ)
-_baseline.path = list(_sys.path)
-_baseline.filters = list(_warnings.filters)
-_sys.modules["_exinf_baseline"] = _baseline
-del _os, _sys, _types, _warnings, _baseline
+# A module kept in a warm kernel's sys.modules (so that IPython's reset leaves it alone). ``take`` records the
+# kernel's state right after it started; before each job ``restore`` puts cwd, environment, sys.path, warnings
+# filters, pandas options, Altair registries and numpy's seed back, and refuses (the kernel is then replaced)
+# when the last job changed an attribute of a module that was already imported: that state no reset can undo.
+# What it cannot see: a module first imported by a job is recorded after that job (a rebind in the very job that
+# imported it goes unnoticed), and changes inside objects (a class attribute, an item of a module-level dict).
+_BASELINE_MODULE = """
+import os, sys, warnings
+
+#: Attributes ipykernel itself swaps for every request, and modules that are not library state.
+KERNEL_OWNED = {("sys", "excepthook"), ("builtins", "input"), ("getpass", "getpass")}
+NOT_LIBRARY_STATE = ("__main__", "_exinf_baseline", "zmq")
+#: Immutable values compared by equality: time.tzset() rebinds time.tzname to an equal new tuple, for instance.
+PLAIN_VALUES = (str, bytes, int, float, bool, tuple, type(None))
+
+
+def _module_state():
+    return {
+        name: dict(vars(module))
+        for name, module in list(sys.modules.items())
+        if module is not None and name.partition(".")[0] not in NOT_LIBRARY_STATE
+    }
+
+
+def take():
+    global environ, path, filters
+    environ, path, filters = dict(os.environ), list(sys.path), list(warnings.filters)
+    take_modules()
+
+
+def take_modules():
+    global modules
+    modules = _module_state()
+
+
+def changed_modules():
+    # Rebound or deleted attributes only: importing adds attributes (submodules, lazily loaded names) on its own.
+    changed = []
+    for name, before in modules.items():
+        module = sys.modules.get(name)
+        now = vars(module) if module is not None else {}
+        for attribute, value in before.items():
+            after = now.get(attribute, changed)
+            same = after is value or (type(value) in PLAIN_VALUES and type(after) is type(value) and after == value)
+            if not same and (name, attribute) not in KERNEL_OWNED:
+                changed.append(f"{name}.{attribute}")
+    return changed
+
+
+def restore(cwd):
+    changed = changed_modules()
+    if changed:
+        raise RuntimeError("the last job changed module state: " + ", ".join(sorted(changed)[:10]))
+    os.chdir(cwd)
+    os.environ.clear()
+    os.environ.update(environ)
+    sys.path[:] = path
+    warnings.filters[:] = filters
+    if "pandas" in sys.modules:
+        pandas = sys.modules["pandas"]
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            # not reset_option("all"): resetting plotting.backend would import matplotlib
+            for key in list(pandas._config.config._registered_options):
+                if not key.startswith("plotting."):
+                    pandas.reset_option(key)
+    if "altair" in sys.modules:
+        altair = sys.modules["altair"]
+        altair.renderers.enable("default")
+        altair.data_transformers.enable("default")
+        altair.theme.enable("default")
+    if "numpy" in sys.modules:
+        sys.modules["numpy"].random.seed(None)
 """
 
-_RESET_CODE = """
-get_ipython().reset(new_session=True)
-import os as _os, sys as _sys, warnings as _warnings
-_baseline = _sys.modules["_exinf_baseline"]
-_os.chdir({cwd!r})
-_os.environ.clear()
-_os.environ.update(_baseline.environ)
-_sys.path[:] = _baseline.path
-_warnings.filters[:] = _baseline.filters
-if "pandas" in _sys.modules:
-    _pd = _sys.modules["pandas"]
-    with _warnings.catch_warnings():
-        _warnings.simplefilter("ignore")
-        # not reset_option("all"): resetting plotting.backend would import matplotlib
-        for _key in list(_pd._config.config._registered_options):
-            if not _key.startswith("plotting."):
-                _pd.reset_option(_key)
-    del _pd
-if "altair" in _sys.modules:
-    _alt = _sys.modules["altair"]
-    _alt.renderers.enable("default")
-    _alt.data_transformers.enable("default")
-    _alt.theme.enable("default")
-    del _alt
-if "numpy" in _sys.modules:
-    _sys.modules["numpy"].random.seed(None)
-del _os, _sys, _warnings, _baseline
-get_ipython().reset(new_session=True)
+_BASELINE_CODE = f"""
+__import__("sys").modules["_exinf_baseline"] = __import__("types").ModuleType("_exinf_baseline")
+exec({_BASELINE_MODULE!r}, __import__("sys").modules["_exinf_baseline"].__dict__)
+__import__("sys").modules["_exinf_baseline"].take()
 """
+
+# Restore, then one reset with a new session: the user namespace is emptied and execution counts restart at 1,
+# as in a new kernel; then the module state this job starts from is recorded. Modules stay imported (the point).
+_RESET_CODE = """
+__import__("sys").modules["_exinf_baseline"].restore({cwd!r})
+get_ipython().reset(new_session=True)
+__import__("sys").modules["_exinf_baseline"].take_modules()
+"""
+
+#: Optional modules that dependencies import eagerly when installed but that no report process uses.
+#: ``rfc3987_syntax`` (brought by jupyter-events through ``jsonschema[format-nongpl]``) builds about 35 Lark
+#: parsers at import, ~1 s per process, only to check the JSON-Schema formats ``iri``/``iri-reference``, which
+#: neither the Vega-Lite schema (Altair) nor the notebook schema (nbformat) uses. A ``None`` entry in
+#: ``sys.modules`` makes its import raise ImportError, and jsonschema then leaves those two formats unchecked,
+#: as it does whenever the optional package is not installed. ``tests/test_warm_kernels.py`` checks that a
+#: report kernel and worker never load it (nor ``lark``), so a dependency update that brings it back is caught.
+SKIPPED_OPTIONAL_MODULES = ("rfc3987_syntax",)
+
+#: Kernel arguments: skip the modules above before any user code runs (no name is left in the user namespace),
+#: and keep IPython's history in memory as nbclient does for the kernels it starts (no SQLite file shared by
+#: concurrent kernels, no disk write on every reset).
+KERNEL_ARGUMENTS = [
+    "--HistoryManager.hist_file=:memory:",
+    "--IPKernelApp.exec_lines="
+    + repr([f"__import__('sys').modules.setdefault({m!r}, None)" for m in SKIPPED_OPTIONAL_MODULES]),
+]
+
+
+def skip_optional_modules() -> None:
+    """Apply :data:`SKIPPED_OPTIONAL_MODULES` to this process (a worker); never undoes an import already made."""
+    import sys
+
+    for name in SKIPPED_OPTIONAL_MODULES:
+        sys.modules.setdefault(name, None)
 
 
 class KernelSession:
-    """The one kernel of a worker process (see the module docstring)."""
+    """The one kernel of a worker process (see the module docstring).
+
+    A warm session keeps one client of its own for the resets: a new client waits for the kernel's first IOPub
+    message (about 0.2 s) before it can be used. Papermill runs each job with a client of its own, so that
+    nothing of one job's messages can reach the next.
+    """
 
     def __init__(self, options: EngineOptions):
         self.options = options
         self.km = None
+        self.kc = None
         self.jobs_run = 0
         self.log_path: Path | None = None
 
     def _start(self, cwd: Path, log_path: Path):
         # The asynchronous manager: nbclient enforces its cell timeout only with an asynchronous client.
         from jupyter_client import AsyncKernelManager
+        from jupyter_client.session import Session
         from jupyter_core.utils import run_sync
 
         log_path.parent.mkdir(parents=True, exist_ok=True)
         self.log_path = log_path
         km = AsyncKernelManager(kernel_name="python3")
         with log_path.open("ab") as log:
-            run_sync(km.start_kernel)(cwd=str(cwd), stdout=log, stderr=log)
+            run_sync(km.start_kernel)(cwd=str(cwd), stdout=log, stderr=log, extra_arguments=KERNEL_ARGUMENTS)
         self.km, self.jobs_run = km, 0
         if self.options.warm:
+            # A session of its own: every client of ``km.session`` has the same identity on the kernel's shell
+            # socket, so papermill's client (connected later) would take the replies meant for this one.
+            self.kc = km.client(session=Session(key=km.session.key, signature_scheme=km.session.signature_scheme))
+            self.kc.start_channels()
+            run_sync(self.kc.wait_for_ready)(timeout=60)
+            self.kc.allow_stdin = False
             self._run(_BASELINE_CODE)
         return km
 
     def _run(self, code: str, timeout: float = 60.0) -> None:
+        from queue import Empty
+
         from jupyter_core.utils import run_sync
 
-        client = self.km.client()
-        client.start_channels()
-        try:
-            run_sync(client.wait_for_ready)(timeout=timeout)
-            reply = run_sync(client.execute_interactive)(code, silent=True, store_history=False, timeout=timeout)
-            if reply["content"]["status"] != "ok":
-                content = reply["content"]
-                raise RuntimeError(f"kernel reset failed: {content.get('ename')}: {content.get('evalue')}")
-        finally:
-            client.stop_channels()
+        # The last job's output reached this client too (IOPub goes to every client): read it away first, so
+        # that a full queue can never drop the messages of this request.
+        with contextlib.suppress(Empty):
+            while True:
+                run_sync(self.kc.iopub_channel.get_msg)(timeout=0)
+        reply = run_sync(self.kc.execute_interactive)(
+            code, silent=True, store_history=False, timeout=timeout, output_hook=lambda _message: None
+        )
+        if reply["content"]["status"] != "ok":
+            content = reply["content"]
+            raise RuntimeError(f"kernel reset failed: {content.get('ename')}: {content.get('evalue')}")
 
     @contextlib.contextmanager
     def kernel_for(self, job: Job, build_dir: Path):
@@ -171,6 +261,10 @@ class KernelSession:
         from jupyter_core.utils import run_sync
 
         km, self.km = self.km, None
+        kc, self.kc = self.kc, None
+        if kc is not None:
+            with contextlib.suppress(Exception):
+                kc.stop_channels()
         if km is not None:
             with contextlib.suppress(Exception):
                 run_sync(km.shutdown_kernel)(now=True)
@@ -194,6 +288,7 @@ def worker_initializer(build_id: str, options: EngineOptions, parent_pid: int) -
     """Prepare a worker process: mark it, own a kernel session, and never outlive the builder."""
     global _SESSION
     os.environ[BUILD_ID_VARIABLE] = build_id
+    skip_optional_modules()  # before run_job imports papermill (nbformat imports jsonschema)
     _SESSION = KernelSession(options)
     atexit.register(_SESSION.discard)
 
@@ -230,7 +325,14 @@ def _register_engine() -> str:
     class ManagedKernelEngine(NBClientEngine):
         @classmethod
         def execute_managed_notebook(
-            cls, nb_man, kernel_name, log_output=False, start_timeout=60, execution_timeout=None, km=None, **_kw
+            cls,
+            nb_man,
+            kernel_name,
+            log_output=False,
+            start_timeout=60,
+            execution_timeout=None,
+            km=None,
+            **_kw,
         ):
             client = PapermillNotebookClient(
                 nb_man,

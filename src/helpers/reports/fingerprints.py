@@ -4,26 +4,16 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable
 from pathlib import Path
 
+from helpers.data import package_digest as data_package_hash
+from helpers.paths import hash_files
 from helpers.reports.plan import Job
+
+__all__ = ["HELPERS_ROOT", "code_hash", "data_package_hash", "hash_files", "job_fingerprint"]
 
 #: The ``helpers`` package: its code and templates are an input of every job.
 HELPERS_ROOT = Path(__file__).resolve().parents[1]
-
-
-def hash_files(files: Iterable[Path], root: Path) -> str:
-    digest = hashlib.sha256()
-    for path in sorted(files):
-        digest.update(path.relative_to(root).as_posix().encode() + b"\0" + path.read_bytes() + b"\0")
-    return digest.hexdigest()
-
-
-def data_package_hash(data_dir: Path) -> str:
-    """Content hash of the data package (CSV files and schemas; the generated codebook excluded)."""
-    files = [p for p in data_dir.rglob("*") if p.is_file() and p.suffix in {".csv", ".json"}]
-    return hash_files(files, data_dir)
 
 
 def code_hash() -> str:
