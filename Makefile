@@ -47,8 +47,8 @@ APP_PORT ?= 8866
 lab: $(STAMP) ## Open JupyterLab on the notebooks (http://127.0.0.1:8888)
 	$(BIN)/jupyter lab --ip=127.0.0.1 --notebook-dir=notebooks $(ROOT_FLAG)
 
-app: $(STAMP) ## Serve the compare-effects notebook as a Voila app, no code shown (http://127.0.0.1:8866)
-	cd notebooks && ../$(BIN)/voila 20_compare_effects.ipynb --no-browser --port=$(APP_PORT) --Voila.ip=127.0.0.1
+app: $(STAMP) ## Serve the explorer app with Voila, no code shown (http://127.0.0.1:8866)
+	$(BIN)/exinf app --port=$(APP_PORT)
 
 reports: $(STAMP) ## Build the offline report site into reports/site (open reports/site/index.html)
 	$(BIN)/exinf reports

@@ -85,6 +85,39 @@ def voila_server(notebook: Path, log_path: Path):
 
 
 @contextlib.contextmanager
+def app_server(log_path: Path, ready_log: str | None = "is filled", **options):
+    """Serve the app as ``exinf app`` does (helpers.app.voila_command); yields its base URL.
+
+    Readiness is checked on a static file, not on the page, so that no visit uses up a preheated kernel;
+    with a kernel pool, it waits until Voila logs the pool as filled (``ready_log``).
+    """
+    from helpers import app
+
+    port = free_port()
+    command = app.voila_command(port=port, **options)
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    with log_path.open("w") as log:
+        process = subprocess.Popen(
+            command, cwd=Path(command[1]).parent, env=app.voila_env(), stdout=log, stderr=subprocess.STDOUT
+        )
+        try:
+            url = f"http://127.0.0.1:{port}/"
+            wait_for_http(url + "voila/static/voila.js", process)
+            deadline = time.monotonic() + 120
+            while ready_log and options.get("pool", app.DEFAULT_POOL) > 0 and ready_log not in log_path.read_text():
+                if time.monotonic() > deadline or process.poll() is not None:
+                    raise RuntimeError(f"the app never got ready; see {log_path}")
+                time.sleep(0.3)
+            yield url
+        finally:
+            process.terminate()
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+
+
+@contextlib.contextmanager
 def offline_page(playwright):
     """A Chromium page that can reach only 127.0.0.1; yields (page, blocked_urls, console_errors)."""
     browser = playwright.chromium.launch(executable_path=require_chromium(), args=CHROMIUM_ARGS)

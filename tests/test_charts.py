@@ -92,7 +92,10 @@ def test_effects_plot_counts_within_each_outcome_never_across(view):
 def test_forest_plot_is_grouped_by_outcome_and_names_intervention_and_study(view):
     spec = charts.build_forest_plot(view, max_rows=500).to_dict()
     table = charts.forest_table(view, max_rows=500)
-    assert len(spec["vconcat"]) == table["panel"].nunique()
+    assert spec["facet"]["row"]["field"] == "panel", "one panel per outcome and scale"
+    assert spec["resolve"]["scale"] == {"x": "independent", "y": "independent"}
+    panels = {row["panel"] for row in values_of(spec)}
+    assert panels == set(table["panel"]) and len(panels) > 5
     reported = table[table["kind"] == "reported"]
     for panel, rows in reported.groupby("panel"):
         assert rows["outcome_label"].nunique() == 1, panel
@@ -103,17 +106,27 @@ def test_forest_plot_is_grouped_by_outcome_and_names_intervention_and_study(view
 def test_forest_plot_axis_says_which_side_favours_the_intervention(view):
     crp = view[(view["outcome_code"] == "crp") & view["es_value"].notna()]
     strength = view[(view["outcome_code"] == "strength") & view["es_value"].notna()]
-    crp_axis = charts.build_forest_plot(crp).to_dict()["vconcat"][0]["layer"][3]["encoding"]["x"]["title"]
-    strength_axis = charts.build_forest_plot(strength).to_dict()["vconcat"][0]["layer"][3]["encoding"]["x"]["title"]
-    assert crp_axis.startswith("← favours intervention") and crp_axis.endswith("favours comparator →")
-    assert strength_axis.startswith("← favours comparator") and strength_axis.endswith("favours intervention →")
+    for selection, left, right in [
+        (crp, "← favours intervention", "favours comparator →"),
+        (strength, "← favours comparator", "favours intervention →"),
+    ]:
+        spec = charts.build_forest_plot(selection).to_dict()
+        labelled = [r for r in values_of(spec) if r["panel_first"]]
+        assert labelled and all((r["favours_left"], r["favours_right"]) == (left, right) for r in labelled)
+        texts = [u for u in all_units(spec["spec"]) if u["mark"]["type"] == "text"]
+        assert {u["encoding"]["text"]["field"] for u in texts} == {"favours_left", "favours_right"}
+        assert all(u["encoding"]["x"]["field"] in ("edge_low", "edge_high") for u in texts), "at the panel's ends"
+    table = charts.forest_table(crp)
+    assert (table["edge_low"] == -table["edge_high"]).all(), "zero sits in the middle of every panel"
+    assert (table["edge_high"] >= table[["effect", "ci_high"]].abs().max(axis=1)).all()
 
 
 def test_forest_plot_tooltips_carry_provenance(view):
     spec = charts.build_forest_plot(view).to_dict()
-    for unit in all_units(spec["vconcat"][0]):
-        if "tooltip" in unit.get("encoding", {}):
-            assert {"Study", "PMID/DOI", "Read in", "Verification", "How obtained"} <= tooltip_titles(unit["encoding"])
+    units = [u for u in all_units(spec["spec"]) if "tooltip" in u.get("encoding", {})]
+    assert len(units) >= 3
+    for unit in units:
+        assert {"Study", "PMID/DOI", "Read in", "Verification", "How obtained"} <= tooltip_titles(unit["encoding"])
 
 
 def test_forest_plot_caps_rows_and_says_so(view):

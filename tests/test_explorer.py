@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import base64
+import io
+import json
 import re
+import zipfile
 
 import pytest
 
@@ -77,7 +80,12 @@ def test_initial_values_and_bad_chart_kind(package):
 def test_exports_offer_what_is_in_view(panel):
     panel.intervention.value = "tart_cherry"
     name, content = panel.export("csv")
-    assert name == "findings.csv" and content.decode().count("\n") == len(panel.filtered) + 1
+    with zipfile.ZipFile(io.BytesIO(content)) as archive:
+        descriptor = json.loads(archive.read("datapackage.json"))
+        findings_csv = archive.read("findings.csv").decode()
+    assert name == "findings-datapackage.zip" and findings_csv.count("\n") == len(panel.filtered) + 1
+    assert descriptor["exinf:export"]["selection"] == {"interventions": ["tart_cherry"]}
+    assert "Intervention: Tart cherry" in panel.selection_text
     name, content = panel.export("ris")
     assert content.decode().count("TY  - ") == panel.filtered["study_id"].nunique()
     link = re.search(r'href="data:application/x-research-info-systems;base64,([^"]+)"', panel.downloads.value)

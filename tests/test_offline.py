@@ -21,10 +21,28 @@ def test_vega_bundle_is_cached_on_disk_per_version(tmp_path, monkeypatch):
     offline.javascript_bundle.cache_clear()
 
 
-def test_bundle_script_defines_vega_embed_without_a_network():
-    script = offline.bundle_script()
-    assert "VEGA_DEBUG" in script and "define('vega-embed'" in script
-    assert "cdn.jsdelivr" not in script and "https://" not in script.split("(function(){", 1)[0]
+def test_page_assets_carry_vega_and_gridjs_compressed_within_the_fixed_budget():
+    import base64
+    import gzip
+    import re
+
+    assets = offline.page_assets()
+    assert len(assets.encode()) <= 450_000, "the fixed cost of a page: 0.45 MB at most"
+    payload = re.search(r'window\.exinfInflate\("([A-Za-z0-9+/=]+)"\)', assets).group(1)
+    code = gzip.decompress(base64.b64decode(payload)).decode()
+    assert "vegaEmbed" in code and "VEGA_DEBUG" in code and "gridjs" in code and "window.exinfTables" in code
+    assert offline.javascript_bundle() in code, "the whole Vega bundle, unchanged"
+    assert "cdn.jsdelivr" not in assets and "https://" not in assets.split("<script", 1)[0]
+
+
+def test_big_chart_specs_travel_compressed_and_small_ones_inline():
+    import altair as alt
+
+    small = offline.render_chart(alt.Chart(pd.DataFrame({"x": [1]})).mark_point().encode(x="x").to_dict())
+    assert '"mark"' in small["text/html"] and "exinfInflate" not in small["text/html"]
+    frame = pd.DataFrame({"x": range(3000), "label": [f"finding {i}" for i in range(3000)]})
+    big = offline.render_chart(alt.Chart(frame).mark_point().encode(x="x", tooltip="label").to_dict())
+    assert "exinfInflate" in big["text/html"] and "finding 2999" not in big["text/html"]
 
 
 def test_enable_rejects_unknown_renderers():

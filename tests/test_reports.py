@@ -122,7 +122,8 @@ def test_small_plan_builds_index_manifest_and_offline_html(small_build):
 
     page = (site / "brief-hiit.html").read_text()
     assert not re.search(r"<(script|link)[^>]+(src|href)=\"https?://", page), "no resource from a network"
-    assert page.count('class="exinf-chart"') >= 3 and "function(){" in page  # the Vega bundle is inlined
+    assert page.count('class="exinf-chart"') >= 3 and "window.exinfAssets = window.exinfInflate(" in page
+    assert len(page.encode()) <= 500_000, "a curated page is one file under half a megabyte (Vega compressed)"
     assert "notebook.start(" not in page, "code is hidden"
     assert "EvidenceExplorer" not in page, "the live-widget cell is dropped"
     assert "topic=hiit_ra</dd>" in page, "the build footer records the parameters"

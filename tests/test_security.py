@@ -18,7 +18,7 @@ import yaml
 
 from helpers import evidence, export, paths, render, reports
 from helpers.data import load_package
-from tests.browser import OUTPUT_DIR, offline_page, voila_server
+from tests.browser import OUTPUT_DIR, app_server, offline_page
 from tests.conftest import read_rows, write_rows
 
 PWN = "window.__pwned"
@@ -259,16 +259,16 @@ def test_no_data_text_runs_in_the_voila_app(hostile_data, monkeypatch):
     from playwright.sync_api import expect, sync_playwright
 
     monkeypatch.setenv("EXINF_DATA_DIR", str(hostile_data))
-    notebook = paths.notebooks_dir() / "20_compare_effects.ipynb"
     with (
-        voila_server(notebook, OUTPUT_DIR / "voila-hostile.log") as url,
+        app_server(OUTPUT_DIR / "voila-hostile.log", pool=0) as url,
         sync_playwright() as playwright,
         offline_page(playwright) as (page, blocked, _errors),
     ):
-        page.goto(url, timeout=120_000)
+        page.goto(url, timeout=120_000, wait_until="commit")
         summary = page.locator(".widget-html", has_text="findings from")
         expect(summary).to_be_visible(timeout=120_000)
         page.locator(".widget-dropdown:has(label:text-is('Topic')) select").select_option(label=TOPIC_LABEL)
+        page.get_by_role("tab", name="Findings in view").click()
         expect(page.locator(".widget-output table").last).to_contain_text("onerror", timeout=30_000)
         hover_marks(page, ".widget-output svg .mark-symbol path", 10)
         assert page.evaluate(PWN) is None

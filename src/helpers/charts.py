@@ -59,16 +59,21 @@ FOREST_WIDTH = 440
 LADDER_MAX_POINTS = 300
 
 
+#: The house style, built once: set on each chart in place (``configure_*`` would deep-copy the whole chart).
+HOUSE_CONFIG = alt.Config(
+    font=FONT,
+    axis=alt.AxisConfig(labelFontSize=11, titleFontSize=12, labelLimit=260),
+    legend=alt.LegendConfig(labelFontSize=11, titleFontSize=12),
+    title=alt.TitleConfig(fontSize=15, anchor="start"),
+    view=alt.ViewConfig(strokeWidth=0),
+)
+
+
 def _finish(chart: alt.TopLevelMixin, description: str) -> alt.TopLevelMixin:
-    """Apply the house style and an accessible description (read by screen readers)."""
-    return (
-        chart.properties(description=description)
-        .configure(font=FONT)
-        .configure_axis(labelFontSize=11, titleFontSize=12, labelLimit=260)
-        .configure_legend(labelFontSize=11, titleFontSize=12)
-        .configure_title(fontSize=15, anchor="start")
-        .configure_view(strokeWidth=0)
-    )
+    """Apply the house style and an accessible description (read by screen readers), in place."""
+    chart.description = description
+    chart.config = HOUSE_CONFIG
+    return chart
 
 
 def _empty(message: str) -> alt.Chart:
@@ -187,14 +192,19 @@ def evidence_map_table(view: pd.DataFrame, sof: pd.DataFrame | None = None) -> p
         _certainty=sof["certainty"].map(rank),
     ).sort_values(["_human", "_certainty", "k", "n_studies"], ascending=False, kind="stable")
     pair = ["intervention_code", "outcome_code"]
-    others = ranked.groupby(pair, observed=True).apply(
-        lambda g: "; ".join(
-            f"{r.timeframe_group}, {r.species_group}: {EFFECT_LABELS[r.health_effect]}, {CERTAINTY_LABELS[r.certainty]}"
-            for r in g.iloc[1:].itertuples()
-        ),
-        include_groups=False,
+    text = (
+        ranked["timeframe_group"].astype(str)
+        + ", "
+        + ranked["species_group"].astype(str)
+        + ": "
+        + ranked["health_effect"].astype(str).map(EFFECT_LABELS)
+        + ", "
+        + ranked["certainty"].astype(str).map(CERTAINTY_LABELS)
     )
+    rest = ranked.duplicated(pair)  # every cell but the one shown, in rank order
+    others = text[rest].groupby([ranked.loc[rest, c] for c in pair], observed=True).agg("; ".join)
     table = ranked.drop_duplicates(pair).merge(others.rename("other_cells").reset_index(), on=pair, how="left")
+    table["other_cells"] = table["other_cells"].fillna("")
     table["certainty_label"] = table["certainty"].map(CERTAINTY_LABELS)
     table["effect_label"] = table["health_effect"].map(EFFECT_LABELS)
     table["opacity"] = table["certainty"].map(CERTAINTY_OPACITY)
@@ -373,6 +383,8 @@ def forest_table(
 
     Estimates come from :func:`helpers.synthesis.effect_sizes` (computed SMDs included); a pooled row is added for
     every cell whose Summary of Findings pools independent primary studies (never reviews with their trials).
+    Each row also carries its panel's "favours" labels (from the outcome's favourable direction) and a symmetric
+    x range around zero (``edge_low``/``edge_high``).
     """
     columns = [
         "panel", "outcome_label", "favourable_direction", "row_label", "kind", "effect", "ci_low", "ci_high",
@@ -419,8 +431,15 @@ def forest_table(
     rows = [frame]
     if pooled and len(shown):
         rows.append(_pooled_rows(view, frame, sof))
-    table = pd.concat(rows, ignore_index=True)
-    return table.reindex(columns=columns)
+    table = pd.concat(rows, ignore_index=True).reindex(columns=columns)
+    sides = table["favourable_direction"].astype(str).map(_favours)
+    table["favours_left"], table["favours_right"] = sides.str[0], sides.str[1]
+    table["panel_first"] = ~table["panel"].duplicated()  # the row that carries the panel's "favours" labels
+    spread = table[["effect", "ci_low", "ci_high", "pi_low", "pi_high"]].abs().max(axis=1)
+    edge = spread.groupby(table["panel"], sort=False).transform("max").fillna(1.0) * 1.05
+    table["edge_low"], table["edge_high"] = -edge, edge  # a symmetric x range around zero in every panel
+    table["has_ci"] = table["ci_low"].notna()
+    return table
 
 
 def _study_link(pmid: object, doi: object, url: object) -> str:
@@ -501,52 +520,46 @@ def build_forest_plot(
         alt.Tooltip("source_location:N", title="Read in"),
         alt.Tooltip("verification_status:N", title="Verification"),
     ]
-    panels = []
-    for panel, rows in table.groupby("panel", sort=False):
-        rows = rows.copy()
-        left, right = _favours(str(rows["favourable_direction"].iloc[0]))
-        rows["has_ci"] = rows["ci_low"].notna()
-        spread = pd.concat([rows["ci_low"], rows["ci_high"], rows["effect"], rows["pi_low"], rows["pi_high"]]).abs()
-        edge = float(np.nanmax(spread.to_numpy(float))) if len(spread.dropna()) else 1.0
-        domain = [-edge * 1.05, edge * 1.05]
-        x_title = f"{left}    {panel.split(' — ')[-1]}    {right}"
-        base = alt.Chart(rows).encode(
-            y=alt.Y("row_label:N", title=None, sort=_ordered(rows, "row_label", "order"), axis=alt.Axis(labelLimit=420))
-        )
-        x = alt.X("effect:Q", title=x_title, scale=alt.Scale(domain=domain, nice=False))
-        rule = alt.Chart(pd.DataFrame({"zero": [0.0]})).mark_rule(color="#666", strokeDash=[4, 3]).encode(x="zero:Q")
-        prediction = (
-            base.transform_filter("datum.kind == 'pooled' && isValid(datum.pi_low)")
-            .mark_rule(strokeWidth=1, color="#000", strokeDash=[2, 2])
-            .encode(x=alt.X("pi_low:Q", scale=alt.Scale(domain=domain, nice=False), title=x_title), x2="pi_high:Q")
-        )
-        error_bars = (
-            base.transform_filter("datum.has_ci")
-            .mark_rule(strokeWidth=1.6, color="#333")
-            .encode(
-                x=alt.X("ci_low:Q", scale=alt.Scale(domain=domain, nice=False), title=x_title),
-                x2="ci_high:Q",
-                tooltip=tooltip,
-            )
-        )
-        points = (
-            base.transform_filter("datum.kind == 'reported'")
-            .mark_point(filled=True, size=80, stroke="#333", strokeWidth=0.5)
-            .encode(x=x, color=_effect_colour(), href="link:N", tooltip=tooltip)
-        )
-        diamonds = (
-            base.transform_filter("datum.kind == 'pooled'")
-            .mark_point(shape="diamond", size=260, filled=True, color="#000")
-            .encode(x=x, tooltip=tooltip)
-        )
-        panels.append(
-            alt.layer(rule, prediction, error_bars, points, diamonds).properties(
-                title=str(panel), width=FOREST_WIDTH, height=alt.Step(22)
-            )
-        )
+    # One faceted layer chart for all panels (not one chart per panel): Altair's cost grows with the number of
+    # chart objects, and this keeps a redraw in tens of milliseconds however many outcomes are in view.
+    x_scale = alt.Scale(nice=False, zero=True)
+    y = alt.Y("row_label:N", title=None, sort=alt.EncodingSortField("order", op="min"), axis=alt.Axis(labelLimit=420))
+    base = alt.Chart().encode(y=y)
+    frame = base.mark_rule(opacity=0).encode(x=alt.X("edge_low:Q", scale=x_scale, title=None), x2="edge_high:Q")
+    favoured = alt.Chart().transform_filter("datum.panel_first").mark_text(fontSize=11, color="#444", dy=-9)
+    favours_left = favoured.encode(x="edge_low:Q", y=alt.value(0), text="favours_left:N").mark_text(align="left")
+    favours_right = favoured.encode(x="edge_high:Q", y=alt.value(0), text="favours_right:N").mark_text(align="right")
+    zero = alt.Chart().mark_rule(color="#666", strokeDash=[4, 3]).encode(x=alt.datum(0))  # spans the panel
+    prediction = (
+        base.transform_filter("datum.kind == 'pooled' && isValid(datum.pi_low)")
+        .mark_rule(strokeWidth=1, color="#000", strokeDash=[2, 2])
+        .encode(x="pi_low:Q", x2="pi_high:Q")
+    )
+    error_bars = (
+        base.transform_filter("datum.has_ci")
+        .mark_rule(strokeWidth=1.6, color="#333")
+        .encode(x="ci_low:Q", x2="ci_high:Q", tooltip=tooltip)
+    )
+    points = (
+        base.transform_filter("datum.kind == 'reported'")
+        .mark_point(filled=True, size=80, stroke="#333", strokeWidth=0.5)
+        .encode(x="effect:Q", color=_effect_colour(), href="link:N", tooltip=tooltip)
+    )
+    diamonds = (
+        base.transform_filter("datum.kind == 'pooled'")
+        .mark_point(shape="diamond", size=260, filled=True, color="#000")
+        .encode(x="effect:Q", tooltip=tooltip)
+    )
+    header = alt.Header(
+        title=None, labelAngle=0, labelOrient="top", labelAnchor="start", labelAlign="left", labelFontSize=13,
+        labelFontWeight="bold", labelLimit=0, labelPadding=16,
+    )  # fmt: skip
     chart = (
-        alt.vconcat(*panels)
-        .resolve_scale(x="independent", color="shared")
+        alt.layer(frame, zero, favours_left, favours_right, prediction, error_bars, points, diamonds, data=table)
+        .properties(width=FOREST_WIDTH, height=alt.Step(22))
+        .facet(row=alt.Row("panel:N", header=header, sort=alt.EncodingSortField("order", op="min")), spacing=18)
+        .resolve_scale(x="independent", y="independent")
+        .resolve_axis(x="independent", y="independent")
         .properties(
             title=title or f"Effects on a common scale ({n_shown} of {n_total} estimates, strongest evidence first)"
         )

@@ -1,4 +1,4 @@
-"""Command-line entry point: ``exinf validate | codebook | reports | merge-reports``.
+"""Command-line entry point: ``exinf validate | codebook | reports | merge-reports | app``.
 
 Run ``exinf --help`` for the commands; each exits non-zero on failure so that schedulers notice.
 """
@@ -89,6 +89,12 @@ def _check_executor(parser: argparse.ArgumentParser, args: argparse.Namespace) -
         parser.error("--scheduler is for --executor dask")
 
 
+def _app(args: argparse.Namespace) -> int:
+    from helpers import app
+
+    return app.serve(port=args.port, max_kernels=args.max_kernels, cull_idle_s=args.cull_idle, pool=args.pool)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="exinf", description="Exercise & inflammation evidence explorer.")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -160,6 +166,29 @@ def build_parser() -> argparse.ArgumentParser:
     merge.add_argument("shard_dirs", nargs="+", metavar="SHARD_DIR", help="the --out folder of each shard")
     merge.add_argument("--out", help="output folder of the site (default: reports/, or EXINF_REPORTS_DIR)")
     merge.set_defaults(run=_merge_reports)
+
+    from helpers import app  # the defaults live with the app
+
+    serve = commands.add_parser(
+        "app",
+        help="serve the explorer app with Voila on 127.0.0.1 (no code shown, nothing fetched from a network)",
+        description="Serve notebooks/app.ipynb with Voila: preheated kernels, idle kernels culled, a cap on kernels.",
+    )
+    serve.add_argument("--port", type=int, default=app.DEFAULT_PORT, help="port (default: %(default)s)")
+    serve.add_argument(
+        "--max-kernels", type=int, default=app.DEFAULT_MAX_KERNELS, help="most kernels at once (default: %(default)s)"
+    )
+    serve.add_argument(
+        "--cull-idle",
+        type=int,
+        default=app.DEFAULT_CULL_IDLE_S,
+        metavar="SECONDS",
+        help="shut down a kernel idle this long with no tab open (default: %(default)s)",
+    )
+    serve.add_argument(
+        "--pool", type=int, default=app.DEFAULT_POOL, help="preheated kernels kept ready (default: %(default)s)"
+    )
+    serve.set_defaults(run=_app)
     return parser
 
 

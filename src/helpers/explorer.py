@@ -9,6 +9,7 @@ The panel only binds controls to the pure functions of :mod:`helpers.evidence` a
 from __future__ import annotations
 
 import base64
+import dataclasses
 import html
 from collections.abc import Callable
 
@@ -244,10 +245,10 @@ class EvidenceExplorer:
         self.sof_output = widgets.Output()
         self.table_output = widgets.Output()
         self.export_buttons = {
-            kind: widgets.Button(description=label, icon="download", layout=widgets.Layout(width="150px"))
+            kind: widgets.Button(description=label, icon="download", layout=widgets.Layout(width="auto"))
             for kind, label in [
-                ("csv", "Findings (CSV)"),
-                ("excel", "Findings (Excel)"),
+                ("csv", "Findings (data package)"),
+                ("excel", "Findings (Excel CSV)"),
                 ("bibtex", "Studies (BibTeX)"),
                 ("ris", "Studies (RIS)"),
                 ("csl", "Studies (CSL-JSON)"),
@@ -343,16 +344,11 @@ class EvidenceExplorer:
         if cached is None:
             filtered = evidence.filter_findings(self.view, self.selection)
             sof = evidence.summary_of_findings(filtered, self.package.certainty_overrides)
-            cached = (
-                filtered,
-                self.build_chart(filtered, sof),
-                findings_table(filtered, max_rows=TABLE_MAX_ROWS),
-                sof_table(sof),
-            )
+            cached = [filtered, self.build_chart(filtered, sof), sof, None, None]
         self._cache[key] = cached
         while len(self._cache) > CACHE_SIZE:
             self._cache.pop(next(iter(self._cache)))
-        self.filtered, self.chart, self.table, self.sof = cached
+        self.filtered, self.chart, sof = cached[:3]
         n_findings, n_studies = len(self.filtered), self.filtered["study_id"].nunique()
         levels = self.filtered["evidence_level"].dropna()
         strongest = f"; strongest evidence: level {int(levels.min())}" if len(levels) else ""
@@ -366,16 +362,46 @@ class EvidenceExplorer:
             "Hover over a mark for its study, PMID/DOI, where the number was read and how it was checked." + shown
         )
         self.downloads.value = ""
-        _show(self.chart_output, self.chart)
+        _show(self.chart_output, self.chart)  # the chart first: the tables follow while it draws
+        if cached[3] is None:
+            cached[3] = sof_table(sof)
+            cached[4] = findings_table(self.filtered, max_rows=TABLE_MAX_ROWS)
+        self.sof, self.table = cached[3], cached[4]
         _show(self.sof_output, notebook.show_table(self.sof))
         _show(self.table_output, notebook.show_table(self.table))
 
     # ------------------------------------------------------------------------------- export
+    @property
+    def selection_text(self) -> str:
+        """The selection in words, for captions: "Intervention: Omega-3 fatty acids; Evidence: Level 2 or ..."."""
+        chosen = [
+            f"{control.description}: {control.label}"
+            for control in self.filter_controls
+            if control.value not in (ALL, 7)
+        ]
+        kind = CHART_KINDS[self.chart_kind.value]
+        return f"{kind} of " + ("; ".join(chosen) if chosen else "all findings") + "."
+
     def export(self, kind: str) -> tuple[str, bytes]:
-        """Prepare a download of what is in view; returns ``(filename, content)`` and shows a link."""
+        """Prepare a download of what is in view; returns ``(filename, content)`` and shows a link.
+
+        Findings come as a Frictionless data package (zip: CSV with numbers as reported, ``datapackage.json``
+        recording data version, selection and export time) or as an Excel CSV; studies as BibTeX, RIS or
+        CSL-JSON; the chart as SVG or PNG with a caption naming the selection and data version.
+        """
         studies = self.package.studies[self.package.studies["study_id"].isin(self.filtered["study_id"])]
+        selection = {
+            name: list(value) if isinstance(value, tuple) else value
+            for name, value in dataclasses.asdict(self.selection).items()
+            if value not in ((), 7)
+        }
+        caption = export.selection_caption(self.selection_text, self.package.version)
         makers = {
-            "csv": ("findings.csv", "text/csv", lambda: export.findings_to_csv(self.filtered).encode()),
+            "csv": (
+                "findings-datapackage.zip",
+                "application/zip",
+                lambda: export.findings_package(self.filtered, self.package, selection),
+            ),
             "excel": ("findings-excel.csv", "text/csv", lambda: export.findings_to_excel_csv(self.filtered)),
             "bibtex": ("studies.bib", "application/x-bibtex", lambda: export.studies_to_bibtex(studies).encode()),
             "ris": (
@@ -388,8 +414,8 @@ class EvidenceExplorer:
                 "application/vnd.citationstyles.csl+json",
                 lambda: export.studies_to_csl_json(studies).encode(),
             ),
-            "svg": ("chart.svg", "image/svg+xml", lambda: export.chart_to_svg(self.chart).encode()),
-            "png": ("chart.png", "image/png", lambda: export.chart_to_png(self.chart)),
+            "svg": ("chart.svg", "image/svg+xml", lambda: export.chart_to_svg(self.chart, caption).encode()),
+            "png": ("chart.png", "image/png", lambda: export.chart_to_png(self.chart, caption=caption)),
         }
         if kind not in makers:
             raise ValueError(f"export kind must be one of {', '.join(makers)}; got {kind!r}")

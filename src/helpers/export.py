@@ -1,4 +1,5 @@
-"""Exports of what is in view: findings as CSV, studies as BibTeX or RIS, charts as SVG or PNG."""
+"""Exports of what is in view: findings as a Frictionless data package or Excel CSV (numbers as reported),
+studies as BibTeX, RIS or CSL-JSON, charts as SVG or PNG with a caption naming the selection and data version."""
 
 from __future__ import annotations
 
@@ -8,7 +9,8 @@ import pandas as pd
 
 from helpers import render
 
-#: Columns of the findings export: the finding, where it was read, and the study it comes from.
+#: Columns of the findings export: the finding, its numbers as the source reported them, where each was read,
+#: and the study it comes from.
 FINDINGS_EXPORT_COLUMNS = [
     "finding_id",
     "study_id",
@@ -24,6 +26,7 @@ FINDINGS_EXPORT_COLUMNS = [
     "outcome_code",
     "outcome_label",
     "outcome_detail",
+    "sample_matrix",
     "timeframe",
     "timepoint",
     "direction",
@@ -33,12 +36,17 @@ FINDINGS_EXPORT_COLUMNS = [
     "effect_sign",
     "ci_low",
     "ci_high",
+    "ci_level_pct",
+    "effect_se",
     "p_value_operator",
     "p_value",
+    "reported_certainty",
     "intervention_value",
     "comparator_value",
     "value_unit",
     "n_analysed",
+    "n_studies",
+    "i2_pct",
     "source_location",
     "source_url",
     "value_origin",
@@ -47,9 +55,24 @@ FINDINGS_EXPORT_COLUMNS = [
 ]
 
 
+def findings_export_frame(view: pd.DataFrame) -> pd.DataFrame:
+    """The findings in view as text, numbers spelled as the source reported them ("-0.10", not -0.1).
+
+    Number columns come from the package's ``as_reported`` text (joined by ``build_evidence_view`` as
+    ``<column>_reported``); a view without it falls back to the parsed number. Unknown is blank.
+    """
+    frame = pd.DataFrame(index=view.index)
+    for column in FINDINGS_EXPORT_COLUMNS:
+        reported = f"{column}_reported"
+        values = view[reported] if reported in view else view[column]
+        frame[column] = values.astype("object").where(values.notna(), "").astype(str)
+    frame["is_significant"] = frame["is_significant"].replace({"True": "true", "False": "false"})
+    return frame.reset_index(drop=True)
+
+
 def findings_to_csv(view: pd.DataFrame) -> str:
-    """The findings in view as CSV text (UTF-8, one row per finding, provenance included), values verbatim."""
-    return view[FINDINGS_EXPORT_COLUMNS].to_csv(index=False, lineterminator="\n")
+    """The findings in view as CSV text (UTF-8, one row per finding, provenance included), numbers as reported."""
+    return findings_export_frame(view).to_csv(index=False, lineterminator="\n")
 
 
 #: A cell a spreadsheet would run as a formula starts with one of these (OWASP "CSV injection").
@@ -74,8 +97,7 @@ def neutralise_formula(cell: object) -> object:
 def findings_to_excel_csv(view: pd.DataFrame) -> bytes:
     """The findings in view for spreadsheets: UTF-8 with a byte-order mark (so Excel reads TNF-α right) and
     every cell that a spreadsheet would execute neutralised (:func:`neutralise_formula`)."""
-    frame = view[FINDINGS_EXPORT_COLUMNS].astype("object")
-    frame = frame.map(neutralise_formula)
+    frame = findings_export_frame(view).map(neutralise_formula)
     return ("\ufeff" + frame.to_csv(index=False, lineterminator="\r\n")).encode("utf-8")
 
 
@@ -328,18 +350,36 @@ def studies_to_csl_json(frame: pd.DataFrame) -> str:
     return json.dumps(items, ensure_ascii=False, indent=2) + "\n"
 
 
-def chart_to_svg(chart) -> str:
-    """The chart as an SVG document (rendered offline by vl-convert)."""
+def captioned_spec(chart, caption: str | None = None) -> dict:
+    """The chart's Vega-Lite spec, with ``caption`` as the subtitle under its title (wrapped to lines), so that
+    an image says what it shows and from which data. Legends stay inside the image (``autosize: pad``)."""
+    import textwrap
+
+    spec = chart.to_dict() if hasattr(chart, "to_dict") else dict(chart)
+    if caption:
+        title = spec.get("title") or ""
+        title = dict(title) if isinstance(title, dict) else {"text": title}
+        lines = textwrap.wrap(render.single_line(caption), width=110)
+        title["subtitle"] = [*([title["subtitle"]] if isinstance(title.get("subtitle"), str) else []), *lines]
+        title.setdefault("subtitleColor", "#444")
+        title.setdefault("anchor", "start")
+        spec["title"] = title
+    spec["autosize"] = {"type": "pad", "contains": "padding"}
+    return spec
+
+
+def chart_to_svg(chart, caption: str | None = None) -> str:
+    """The chart as an SVG document (rendered offline by vl-convert), with its caption."""
     import vl_convert as vlc
 
-    return vlc.vegalite_to_svg(chart.to_dict(), vl_version=_vl_version())
+    return vlc.vegalite_to_svg(captioned_spec(chart, caption), vl_version=_vl_version())
 
 
-def chart_to_png(chart, scale: float = 2.0) -> bytes:
-    """The chart as PNG bytes (rendered offline by vl-convert)."""
+def chart_to_png(chart, scale: float = 2.0, caption: str | None = None) -> bytes:
+    """The chart as PNG bytes (rendered offline by vl-convert), with its caption."""
     import vl_convert as vlc
 
-    return vlc.vegalite_to_png(chart.to_dict(), vl_version=_vl_version(), scale=scale)
+    return vlc.vegalite_to_png(captioned_spec(chart, caption), vl_version=_vl_version(), scale=scale)
 
 
 def _vl_version() -> str:
@@ -380,3 +420,106 @@ def reference_list(frame: pd.DataFrame, max_items: int = 100) -> render.SafeMark
             render.markdown("- … and {n} more studies (all are in the data package).", n=len(studies) - max_items)
         )
     return render.SafeMarkdown("\n".join(lines))
+
+
+# ------------------------------------------------------------------------------ data package export
+#: Fields the findings export adds from the study and lookups (not in findings.csv's own schema).
+_DERIVED_FIELDS = {
+    "short_cite": ("string", "The study, as cited (studies.short_cite)."),
+    "identifier": ("string", "The study's PMID or DOI."),
+    "evidence_level": (
+        "integer",
+        "Evidence level 1 (systematic review of human trials) to 6 (in vitro), from design and species.",
+    ),
+    "evidence_label": ("string", "The evidence level in words."),
+    "intervention_label": ("string", "The intervention, in words (interventions.label)."),
+    "outcome_label": ("string", "The outcome, in words (outcomes.label)."),
+}
+
+
+def _export_schema(source: dict, columns: list[str], derived: dict | None = None) -> dict:
+    """A Table Schema for exported ``columns``: the source schema's field definitions (constraints dropped: an
+    export is a selection, not the curated table), plus the ``derived`` fields."""
+    by_name = {f["name"]: f for f in source["fields"]}
+    fields = []
+    for column in columns:
+        if column in by_name:
+            spec = {k: v for k, v in by_name[column].items() if k in ("name", "title", "type", "format", "description")}
+        else:
+            kind, description = (derived or {})[column]
+            spec = {"name": column, "type": kind, "description": description}
+        fields.append(spec)
+    return {"fields": fields, "missingValues": [""]}
+
+
+def findings_package(
+    view: pd.DataFrame, package, selection: dict | None = None, exported_at: str | None = None
+) -> bytes:
+    """The findings in view as a small Frictionless data package, zipped: ``findings.csv`` and ``studies.csv``
+    with every number as the source reported it, and ``datapackage.json`` recording the source data package and
+    its version, the selection (filters) and the export time. ``frictionless validate datapackage.json`` passes.
+    """
+    import datetime as dt
+    import io
+    import json
+    import zipfile
+
+    exported_at = exported_at or dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat()
+    findings = findings_export_frame(view)
+    studies_schema = package.schema("studies")
+    study_columns = [f["name"] for f in studies_schema["fields"]]
+    studies = package.studies[package.studies["study_id"].isin(set(findings["study_id"]))]
+    reported = package.as_reported.get("studies")
+    studies_text = pd.DataFrame(index=studies.index)
+    for column in study_columns:
+        values = reported.loc[studies.index, column] if reported is not None and column in reported else studies[column]
+        studies_text[column] = values.astype("object").where(values.notna(), "").astype(str)
+    findings_schema = _export_schema(package.schema("findings"), FINDINGS_EXPORT_COLUMNS, _DERIVED_FIELDS)
+    findings_schema["primaryKey"] = ["finding_id"]
+    findings_schema["foreignKeys"] = [
+        {"fields": ["study_id"], "reference": {"resource": "studies", "fields": ["study_id"]}}
+    ]
+    studies_out = _export_schema(studies_schema, study_columns)
+    studies_out["primaryKey"] = ["study_id"]
+    source = package.descriptor
+    descriptor = {
+        "profile": "tabular-data-package",
+        "name": "exercise-inflammation-findings-export",
+        "title": f"Findings exported from {source.get('title', 'the evidence explorer')}",
+        "description": "A selection of the curated findings, numbers exactly as the sources reported them. "
+        "Cite the studies (studies.csv) and the source data package.",
+        "created": exported_at,
+        "licenses": source.get("licenses", []),
+        "sources": [{"title": source.get("title", ""), "path": source.get("name", ""), "version": package.version}],
+        "exinf:export": {
+            "data_package": source.get("name", ""),
+            "data_version": package.version,
+            "exported_at": exported_at,
+            "selection": selection or {},
+            "findings": len(findings),
+            "studies": len(studies_text),
+        },
+        "resources": [
+            {"name": "findings", "path": "findings.csv", "profile": "tabular-data-resource", "format": "csv",
+             "encoding": "utf-8", "schema": findings_schema},
+            {"name": "studies", "path": "studies.csv", "profile": "tabular-data-resource", "format": "csv",
+             "encoding": "utf-8", "schema": studies_out},
+        ],
+    }  # fmt: skip
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("datapackage.json", json.dumps(descriptor, indent=2, ensure_ascii=False) + "\n")
+        archive.writestr("findings.csv", findings.to_csv(index=False, lineterminator="\n"))
+        archive.writestr("studies.csv", studies_text.to_csv(index=False, lineterminator="\n"))
+    return buffer.getvalue()
+
+
+def selection_caption(selection_text: str, data_version: str, exported_at: str | None = None) -> str:
+    """The caption every exported chart carries: what it shows and from which data."""
+    import datetime as dt
+
+    exported_at = exported_at or dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+    return (
+        f"{selection_text} Data package {data_version}, exported {exported_at}. "
+        "Exercise & inflammation evidence explorer."
+    )

@@ -322,5 +322,6 @@ def table(
     return HtmlBlock(
         f'<div class="exinf-table-wrap"><table class="exinf-table"{interactive}>{caption_html}'
         f"<thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table></div>"
-        "<script>window.exinfTables && window.exinfTables();</script>"
+        # Deferred: notebook front ends run an output's scripts before they attach it to the page.
+        "<script>setTimeout(function () { window.exinfTables && window.exinfTables(); }, 0);</script>"
     )

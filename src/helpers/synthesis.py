@@ -606,27 +606,28 @@ def summary_of_findings(
         for o in merged.itertuples():
             applied.setdefault(o.cell, {})[o.domain] = (int(o.downgrade), str(o.rationale))
     finals, texts, shorts = [], [], []
-    for c in cell.index:
+    domain_levels = {d: grade[d].astype(int).tolist() for d in DOMAINS}
+    domain_reasons = {d: grade[f"{d}_reason"].tolist() for d in DOMAINS}
+    starts, start_reasons = grade["certainty_start"].tolist(), grade["start_reason"].tolist()
+    for i, c in enumerate(cell.index):
         effective, parts, lowered = 0, [], []
         for domain in DOMAINS:
-            levels, reason = int(grade.at[c, domain]), grade.at[c, f"{domain}_reason"]
-            text = f"{domain.replace('_', ' ')}: " + (f"-{levels} ({reason})" if levels else f"no downgrade ({reason})")
+            levels, reason = domain_levels[domain][i], domain_reasons[domain][i]
+            name = domain.replace("_", " ")
+            text = f"{name}: " + (f"-{levels} ({reason})" if levels else f"no downgrade ({reason})")
             if domain in applied.get(c, {}):
                 new, why = applied[c][domain]
                 text += f"; curator override to -{new}: {why}"
-                lowered.append(f"{domain.replace('_', ' ')} -{new} (curator: {why})")
+                lowered.append(f"{name} -{new} (curator: {why})")
                 levels = new
             elif levels:
-                lowered.append(f"{domain.replace('_', ' ')} -{levels} ({reason})")
+                lowered.append(f"{name} -{levels} ({reason})")
             effective += levels
             parts.append(text)
-        finals.append(_lower(grade.at[c, "certainty_start"], effective))
-        texts.append(
-            f"start {grade.at[c, 'certainty_start'].replace('_', ' ')} ({grade.at[c, 'start_reason']}); "
-            + "; ".join(parts)
-        )
-        start = f"Starts {grade.at[c, 'certainty_start'].replace('_', ' ')} ({grade.at[c, 'start_reason']})"
-        shorts.append(f"{start}; " + ("; ".join(lowered) if lowered else "no downgrade") + ".")
+        finals.append(_lower(starts[i], effective))
+        start = f"{starts[i].replace('_', ' ')} ({start_reasons[i]})"
+        texts.append(f"start {start}; " + "; ".join(parts))
+        shorts.append(f"Starts {start}; " + ("; ".join(lowered) if lowered else "no downgrade") + ".")
     cell["certainty"] = finals
     cell["downgrades"] = texts
     #: The same, naming only the domains that lowered the certainty (for tables; ``downgrades`` has every domain).

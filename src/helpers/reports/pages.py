@@ -8,6 +8,7 @@ these pages through :mod:`helpers.render` (escaped for HTML). Nothing is fetched
 
 from __future__ import annotations
 
+import json
 import re
 
 from markupsafe import Markup
@@ -114,7 +115,36 @@ def notebook_to_html(notebook, job: Job, context: dict) -> str:
     notebook.metadata.pop("widgets", None)  # no widget state: reports are static
     _drop_notebook_title(notebook)
     body, _ = exporter.from_notebook_node(notebook)
+    body = pack_tables(body)
     return page(job.title, body, lead=job.description, kicker=_group_heading(job.group), footer=_footer(job, context))
+
+
+#: Tables whose HTML is longer than this travel gzipped in a report page and are unpacked by the browser.
+PACK_TABLES_OVER = 12_000
+_TABLE_BLOCK = re.compile(r'<div class="exinf-table-wrap">(<table\b.*?</table>)</div>', re.S)
+
+
+def pack_tables(body: str) -> str:
+    """Long tables of a page, gzipped (:func:`helpers.offline.compress`) and unpacked by the page's loader.
+
+    The HTML that comes back is exactly the escaped table that would otherwise be inline; a short note stands in
+    for it where scripts do not run. This keeps a page with several 200-row tables under half a megabyte.
+    """
+    from helpers import offline
+
+    def packed(match: re.Match) -> str:
+        table = match.group(1)
+        if len(table) <= PACK_TABLES_OVER:
+            return match.group(0)
+        return (
+            '<div class="exinf-table-wrap"><p class="exinf-caption">Loading the table…</p></div>'
+            "<script>(function(){var box=document.currentScript.previousElementSibling;"
+            f"window.exinfInflate({json.dumps(offline.compress(table))}).then(function(html){{box.innerHTML=html;"
+            "return window.exinfAssets;}).then(function(){window.exinfTables&&window.exinfTables();})"
+            ".catch(function(e){box.textContent='This table cannot be shown: '+e.message;});})();</script>"
+        )
+
+    return _TABLE_BLOCK.sub(packed, body)
 
 
 def _drop_notebook_title(notebook) -> None:
