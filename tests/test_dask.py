@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import json
 import re
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import dask
@@ -20,7 +22,7 @@ from distributed import Client, LocalCluster
 
 from helpers import paths, reports
 from helpers.reports import cluster as dask_executor
-from tests.test_build_faults import tiny_plan
+from tests.test_build_faults import start_builder, tiny_plan
 from tests.test_reports import write_plan
 
 pytestmark = pytest.mark.notebook
@@ -149,6 +151,26 @@ def test_on_dask_a_failing_job_fails_alone_and_nothing_is_published(cluster, tmp
         client.wait_for_workers(2, timeout=30)  # the nanny replaced the killed worker
 
 
+def test_sigterm_stops_the_builds_kernels_on_the_workers_and_removes_the_partial_build(cluster, tmp_path):
+    plan = tiny_plan(tmp_path / "plan", [{"name": "one", "parameters": {"seconds": 120}}, {"name": "two"}])
+    out = tmp_path / "out"
+    builder = start_builder(plan, out, "--executor", "dask", "--scheduler", cluster.scheduler_address)
+    deadline = time.monotonic() + 60
+    while not kernels_under(psutil.Process()) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    time.sleep(2)  # the kernel is running the notebook
+    builder.send_signal(signal.SIGTERM)
+    _, err = builder.communicate(timeout=30)
+    assert builder.returncode == 143 and "interrupted by SIGTERM" in err, err
+    deadline = time.monotonic() + 10
+    while kernels_under(psutil.Process()) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert kernels_under(psutil.Process()) == [], "the build's kernels on the workers were stopped"
+    assert list((out / reports.BUILDS_DIR).iterdir()) == [], "the partial build was removed"
+    with Client(cluster.scheduler_address) as client:
+        assert len(client.nthreads()) == 2, "the workers stay up for the next build"
+
+
 def test_a_worker_whose_inputs_differ_refuses_the_job(plan, cluster):
     job = reports.load_plan(plan)[0]
     expected = ("a-data-package-this-worker-does-not-have", reports.code_hash())
@@ -217,6 +239,24 @@ def test_a_shard_reuses_unchanged_reports_from_a_published_site(plan, local_site
     assert reports.main_build(plan, out, shard=(1, 2), reuse_from=local_site.parent, progress=False) == 0
     manifest = json.loads((out / reports.SHARD_LINK / "manifest.json").read_text())
     assert {job["status"] for job in manifest["jobs"]} == {"unchanged"}
+
+
+def test_a_merge_with_a_failed_job_keeps_its_build_and_publishes_nothing(cluster, tmp_path, capsys):
+    plan = tiny_plan(tmp_path / "plan", [{"name": "one"}, {"name": "broken", "parameters": {"crash": "raise"}}])
+    shards = [tmp_path / "shard1", tmp_path / "shard2"]
+    codes = [
+        reports.main_build(plan, shard, scheduler=cluster.scheduler_address, shard=(i, 2), progress=False)
+        for i, shard in enumerate(shards, start=1)
+    ]
+    assert sorted(codes) == [0, 1], "the shard with the failed job exits 1"
+    assert "a merge including it will not publish" in capsys.readouterr().err
+    out = tmp_path / "out"
+    assert reports.main_merge(shards, out) == 1
+    assert "FAILED broken" in capsys.readouterr().err
+    assert not (out / reports.SITE_LINK).exists()
+    merged = next((out / reports.BUILDS_DIR).iterdir())
+    assert "the evidence table is on fire" in (merged / "index.html").read_text()
+    assert (merged / "one.html").is_file()
 
 
 def test_merge_refuses_shards_that_do_not_make_one_site(plan, shard_outs, tmp_path, edit_cell, monkeypatch, capsys):
