@@ -56,7 +56,7 @@ reports: $(STAMP) ## Build the offline report site into reports/site (open repor
 teaching: $(STAMP) ## Build the lessons: instructor HTML + notebooks and clean student notebooks, into reports/site
 	$(BIN)/exinf reports --only 'lesson-*'
 
-bench: $(STAMP) ## Run the benchmarks (about 30 min); prints a table, writes benchmarks/results/latest.json
+bench: $(STAMP) ## Run the benchmarks (about an hour, 25 min of it the 500-job scale section); prints a table, writes benchmarks/results/latest.json
 	$(BIN)/python benchmarks/run.py
 
 clean: ## Remove the virtual environment and caches
