@@ -9,7 +9,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: help setup validate codebook test lint format lab app reports teaching bench clean
+.PHONY: help setup validate codebook test lint format lab app class reports teaching screenshots bench clean
 
 help: ## List the targets
 	@echo "Usage: make TARGET"
@@ -50,11 +50,22 @@ lab: $(STAMP) ## Open JupyterLab on the notebooks (http://127.0.0.1:8888)
 app: $(STAMP) ## Serve the explorer app with Voila, no code shown (http://127.0.0.1:8866)
 	$(BIN)/exinf app --port=$(APP_PORT)
 
+CLASS_PORT ?= 8866
+CLASS_IP ?= 127.0.0.1
+CLASS_MAX_KERNELS ?= 30
+
+class: $(STAMP) ## Serve the lessons' student set to a class (Voila, no code, no answers): http://127.0.0.1:8866
+	$(BIN)/exinf class --port=$(CLASS_PORT) --ip=$(CLASS_IP) --max-kernels=$(CLASS_MAX_KERNELS)
+
 reports: $(STAMP) ## Build the offline report site into reports/site (open reports/site/index.html)
 	$(BIN)/exinf reports
 
 teaching: $(STAMP) ## Build the lessons: instructor HTML + notebooks and clean student notebooks, into reports/site
 	$(BIN)/exinf reports --only 'lesson-*'
+
+screenshots: $(STAMP) ## Build the site if needed, then retake the README's screenshots (docs/screenshots/*.png)
+	$(BIN)/exinf reports
+	$(BIN)/python docs/screenshots.py
 
 bench: $(STAMP) ## Run the benchmarks (about an hour, 25 min of it the 500-job scale section); prints a table, writes benchmarks/results/latest.json
 	$(BIN)/python benchmarks/run.py

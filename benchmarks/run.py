@@ -11,7 +11,9 @@ Sections: ``build`` (our builder, cold and unchanged, versus the plain papermill
 ``latency`` (widget change to chart ready, headless, at the curated size and 10k/100k/1M findings),
 ``voila`` (the app in Chromium: first control on a warm server, every control's redraw; curated and 100k),
 ``load`` (load + validate time and peak memory, 1k to 1M findings), ``size`` (HTML size per report at 100k
-findings), ``scale`` (jobs per minute on a 500-job plan: local pool and Dask LocalCluster, 1 and 2 workers).
+findings), ``class`` (10 students open lesson 1 at once on one ``make class`` server: time to first widget,
+reveal, memory per student), ``scale`` (jobs per minute on a 500-job plan: local pool and Dask LocalCluster,
+1 and 2 workers).
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # for tests.browser (the shared Chromium set-up)
 RESULTS = ROOT / "benchmarks" / "results"
-SECTIONS = ["build", "latency", "voila", "load", "size", "scale"]
+SECTIONS = ["build", "latency", "voila", "load", "size", "class", "scale"]
 TARGETS = {
     "build_cold_speedup": ("cold build vs plain loop", ">= 3x"),
     "build_unchanged_speedup": ("unchanged rebuild vs plain loop", ">= 20x"),
@@ -183,8 +185,15 @@ REDRAWN = "document.querySelector('.exinf-app-chart .vega-embed svg:not([data-ol
 MARK_OLD = "document.querySelectorAll('.exinf-app-chart .vega-embed svg').forEach(s => s.setAttribute('data-old', '1'))"
 
 
+#: A reader's pause before each change: the previous change's tables (sent after its chart) have arrived and been
+#: drawn, as they have when a person reads the chart before picking the next value. Back to back, a change waits
+#: for the previous one's tables in the kernel and the browser (about 0.5-1 s more on 2 busy cores).
+SETTLE_MS = 1500
+
+
 def _timed_redraw(page, act) -> float:
-    """Seconds from a control change to the new chart drawn in the page (Vega's SVG in place)."""
+    """Seconds from a control change on a settled page to the new chart drawn (Vega's SVG in place)."""
+    page.wait_for_timeout(SETTLE_MS)
     page.evaluate(MARK_OLD)
     start = time.perf_counter()
     act()
@@ -254,6 +263,52 @@ def bench_voila(repeats: int, workdir: Path, cache: dict, sizes: list[int]) -> d
             if times:
                 print(f"    {name:28s} redraw {fmt(summary(times), 'ms', 1000)}", flush=True)
         print(f"    {'every control':28s} redraw {fmt(summary(every), 'ms', 1000)}", flush=True)
+    return results
+
+
+# -------------------------------------------------------------------------------------- class
+CLASS_STUDENTS = 10
+
+
+def bench_class(repeats: int, workdir: Path) -> dict:
+    """A class of 10 opening lesson 1 at once (one Voila class server, one Chromium, a context each)."""
+    from playwright.sync_api import sync_playwright
+
+    from tests.class_load import class_server, open_lesson_together, page_errors, predict_then_reveal, students
+
+    first, reveal, done, kernel_mib, server_mib = [], [], [], [], []
+    for run in range(repeats):
+        with (
+            class_server(workdir / f"class-{run}", workdir / f"class-{run}.log", CLASS_STUDENTS + 2) as server,
+            sync_playwright() as playwright,
+            students(playwright, CLASS_STUDENTS) as (crowd, blocked, errors),
+        ):
+            start = time.monotonic()
+            open_lesson_together(crowd, server.url, start + 600)
+            for student in crowd:
+                predict_then_reveal(student, start + 600)
+            done.append(time.monotonic() - start)
+            first += [s.first_widget_s for s in crowd]
+            reveal += [s.reveal_s for s in crowd]
+            kernel_mib += server.kernel_memory_mib()
+            server_mib.append(server.server_memory_mib())
+            if blocked or page_errors(errors):
+                raise RuntimeError(f"class run {run}: blocked {blocked[:3]}, errors {page_errors(errors)[:3]}")
+    results = {
+        "students": CLASS_STUDENTS,
+        "first_widget_s": summary(first),
+        "reveal_s": summary(reveal),
+        "all_revealed_s": summary(done),
+        "kernel_rss_mib_per_student": summary(kernel_mib),
+        "server_rss_mib": summary(server_mib),
+    }
+    print(
+        f"  class x{CLASS_STUDENTS}: first widget {fmt(results['first_widget_s'])}, reveal "
+        f"{fmt(results['reveal_s'], 'ms', 1000)}, all done {fmt(results['all_revealed_s'])}, kernel "
+        f"{fmt(results['kernel_rss_mib_per_student'], 'MiB')} per student, "
+        f"server {fmt(results['server_rss_mib'], 'MiB')}",
+        flush=True,
+    )
     return results
 
 
@@ -497,6 +552,8 @@ def main(argv: list[str] | None = None) -> int:
             results["load"] = bench_load(args.repeats, workdir, cache, [1_000, *sizes])
         if "size" in sections:
             results["size"] = bench_size(workdir, cache, 100_000)
+        if "class" in sections:
+            results["class"] = bench_class(args.repeats, workdir)
         if "scale" in sections:
             results["scale"] = bench_scale(args.scale_repeats, workdir, args.scale_jobs)
     results["finished"] = dt.datetime.now(dt.UTC).isoformat()

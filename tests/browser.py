@@ -91,14 +91,14 @@ def app_server(log_path: Path, ready_log: str | None = "is filled", **options):
     Readiness is checked on a static file, not on the page, so that no visit uses up a preheated kernel;
     with a kernel pool, it waits until Voila logs the pool as filled (``ready_log``).
     """
-    from helpers import app
+    from helpers import app, serving
 
     port = free_port()
     command = app.voila_command(port=port, **options)
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with log_path.open("w") as log:
         process = subprocess.Popen(
-            command, cwd=Path(command[1]).parent, env=app.voila_env(), stdout=log, stderr=subprocess.STDOUT
+            command, cwd=Path(command[1]).parent, env=serving.voila_env(), stdout=log, stderr=subprocess.STDOUT
         )
         try:
             url = f"http://127.0.0.1:{port}/"

@@ -1,45 +1,58 @@
-"""A lesson's predict-then-reveal widget in Voilà, in Debian Chromium with the network blocked."""
+"""A student grades claims in the class server (Voilà, Debian Chromium, network blocked): no curated verdict or
+rationale reaches the browser before the commit, in the page or in the widget messages; after it, they all do."""
 
 from __future__ import annotations
 
+import html
+
 import pytest
 
-from helpers import paths
-from tests.browser import OUTPUT_DIR, offline_page, voila_server
+from helpers import lesson_questions as questions
+from tests.browser import OUTPUT_DIR, overflowing
+from tests.class_load import class_server, page_errors, students
 
 pytestmark = [pytest.mark.browser, pytest.mark.notebook]
 
 
-def test_prediction_widget_locks_the_choice_and_reveals_the_data_in_voila():
+def test_claim_verdicts_stay_hidden_until_the_student_commits(package, tmp_path):
     from playwright.sync_api import expect, sync_playwright
 
-    lesson = paths.notebooks_dir() / "50_lesson_acute_vs_chronic.ipynb"
+    claims = package.claims.set_index("claim_id")
+    rationales = [claims.at[c, "rationale"][:50] for c in questions.GRADED_CLAIMS]
     with (
-        voila_server(lesson, OUTPUT_DIR / "voila_lesson.log") as url,
+        class_server(tmp_path / "class", OUTPUT_DIR / "class_fact_check.log") as server,
         sync_playwright() as playwright,
-        offline_page(playwright) as (page, blocked, errors),
+        students(playwright, 1) as ([student], blocked, errors),
     ):
-        page.goto(url, timeout=120_000)
-        first = page.locator(".widget-vbox", has_text="During and right after a single workout").first
-        expect(first).to_be_visible(timeout=120_000)
-        commit = first.get_by_role("button", name="Commit my prediction")
-        expect(commit).to_be_disabled()
-        expect(first.locator("table")).to_have_count(0)  # nothing revealed before the prediction
+        page = student.page
+        page.goto(server.url.rstrip("/") + "/voila/render/70_lesson_fact_check.ipynb", timeout=120_000)
+        grading = page.locator(".widget-vbox", has_text="choose a verdict").first
+        commit = grading.get_by_role("button", name="Commit my answer")
+        expect(commit).to_be_disabled(timeout=120_000)
+        expect(page.get_by_text("opens once you have committed your verdicts")).to_be_visible()
+        grading.locator("details").first.click()  # the evidence behind the first claim: cards and findings
+        expect(grading.locator(".exinf-study-card").first).to_be_visible()
+        before = html.unescape(page.content()) + "\n".join(student.frames)
+        OUTPUT_DIR.mkdir(parents=True, exist_ok=True)
+        grading.scroll_into_view_if_needed()
+        page.screenshot(path=str(OUTPUT_DIR / "class_fact_check_before.png"))
 
-        first.get_by_text("It goes down").click()
+        for select in grading.locator("select").all():
+            select.select_option(label="partly supported")
         expect(commit).to_be_enabled()
         commit.click()
-        expect(first.get_by_text("Not quite: you predicted it goes down")).to_be_visible(timeout=30_000)
-        # the data, after the commit (Grid.js draws its own sortable table; the escaped source table stays)
-        expect(first.locator("table").first).to_be_visible(timeout=30_000)
-        expect(first.locator("table").first).to_contain_text("Starkie et al. 2003")
-        expect(commit).to_be_disabled()
-        expect(first.locator("input[type=radio]").first).to_be_disabled()
+        expect(grading.get_by_text("Curated verdict").first).to_be_visible(timeout=30_000)
+        expect(page.locator(".widget-dropdown", has_text="Article")).to_be_visible(timeout=30_000)  # explorer opened
+        after = html.unescape(page.content())
+        page.screenshot(path=str(OUTPUT_DIR / "class_fact_check_after.png"))
+        page.set_viewport_size({"width": 390, "height": 900})
+        grading.scroll_into_view_if_needed()
+        page.screenshot(path=str(OUTPUT_DIR / "class_fact_check_390.png"))
+        sideways = overflowing(page)
 
-        OUTPUT_DIR.mkdir(parents=True, exist_ok=True)
-        first.scroll_into_view_if_needed()
-        page.screenshot(path=str(OUTPUT_DIR / "voila_lesson_prediction.png"))
-        solution_visible = page.get_by_text("Solution.").count()
-    assert solution_visible == 0, "the student view shows no solutions"
-    assert not [u for u in blocked if u.endswith(".js") or "vega" in u], blocked
-    assert not [e for e in errors if "is not defined" in e or "vega" in e.lower()], errors
+    for text in rationales:
+        assert text not in before, f"curated rationale reached the browser before the commit: {text!r}"
+    assert "Curated verdict" not in before
+    assert all(text in after for text in rationales), "every curated rationale is shown after the commit"
+    assert not blocked and not page_errors(errors), (blocked, errors)
+    assert not sideways, sideways

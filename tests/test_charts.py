@@ -212,3 +212,15 @@ def test_empty_selection_gives_a_message_not_an_error(view):
     ]:
         spec = build(empty).to_dict()
         assert "No " in values_of(spec)[0]["message"]
+
+
+def test_forest_plots_of_two_selections_keep_their_own_data_and_title(view):
+    """The forest plot reuses one skeleton of Altair objects; each chart still owns its data and title."""
+    omega3 = evidence.filter_findings(view, interventions="omega3")
+    first = charts.build_forest_plot(omega3)
+    before = first.to_dict()
+    second = charts.build_forest_plot(view, title="Everything")
+    assert first.to_dict() == before, "building another chart changed the first"
+    assert second.to_dict()["title"] == "Everything" != before["title"]
+    assert len(next(iter(datasets(second.to_dict()).values()))) > len(next(iter(datasets(before).values())))
+    second.to_dict(validate=True)  # a valid Vega-Lite spec (raises otherwise)

@@ -365,3 +365,38 @@ def test_summary_of_findings_on_the_shipped_data(package):
     cherry = sof[(sof["intervention_code"] == "tart_cherry") & (sof["outcome_code"] == "crp")].iloc[0]
     assert (cherry["basis"], cherry["certainty"]) == ("review", "moderate"), "the review's own GRADE rating"
     assert "Norouzzadeh" in cherry["studies"]
+
+
+def test_the_cell_memo_gives_the_summary_a_fresh_computation_gives(package):
+    """Whole cells dropped (intervention), cells thinned (evidence level, species), then revisited: every answer
+    of the memo equals a full :func:`summary_of_findings` of the same findings, row for row."""
+    view = evidence.build_evidence_view(package)
+    memo = synthesis.CellMemo(package.certainty_overrides)
+    levels = view["evidence_level"].dropna()
+    selections = [
+        {},
+        {"interventions": "omega3"},
+        {"max_evidence_level": 2},
+        {"max_evidence_level": 2, "interventions": "omega3"},
+        {"species_groups": "human"},
+        {"topics": str(view["topic_code"].dropna().iloc[0])},
+        {},
+        {"interventions": "omega3"},
+    ]
+    assert levels.min() <= 2 < levels.max(), "the level filter really thins some cells"
+    for selection in selections:
+        filtered = evidence.filter_findings(view, **selection)
+        expected = synthesis.summary_of_findings(filtered, package.certainty_overrides)
+        assert len(expected), selection
+        pd.testing.assert_frame_equal(memo(filtered), expected, obj=str(selection))
+
+
+def test_the_cell_memo_recomputes_a_cell_whose_findings_changed(package):
+    view = evidence.build_evidence_view(package)
+    memo = synthesis.CellMemo(package.certainty_overrides)
+    cells = view.groupby(synthesis.ROW_KEYS, observed=True).ngroup()
+    sizes = cells.map(cells.value_counts())
+    one_cell = view[cells == cells[sizes >= 3].iloc[0]]
+    whole, thinned = memo(one_cell), memo(one_cell.iloc[1:])  # the same cell, then without one finding
+    assert len(whole) == len(thinned) == 1
+    assert whole["n_findings"].iloc[0] == len(one_cell) and thinned["n_findings"].iloc[0] == len(one_cell) - 1

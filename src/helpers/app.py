@@ -9,22 +9,14 @@
 - **Idle kernels culled, kernels capped.** A kernel whose tab was closed is shut down after ``cull_idle``
   seconds (jupyter_server's culler); at most ``max_kernels`` run at once, and the next visitor gets a page
   saying so (HTTP 503) instead of an endless spinner.
-- **Nothing from a network.** The ``exinf`` Voilà template is Voilà's ``lab`` template without the Font
-  Awesome stylesheets it loads from a CDN (the icons' fonts ship inside Voilà's own bundle).
+- **Nothing from a network.** The ``exinf`` Voilà template (shared with class mode: :mod:`helpers.serving`).
 """
 
 from __future__ import annotations
 
-import os
-import shutil
-import sys
 from pathlib import Path
 
-from helpers import paths
-
-#: Folder added to JUPYTER_PATH so that Voilà finds the ``exinf`` template (``voila/templates/exinf``).
-SHARE = Path(__file__).resolve().parent / "share"
-TEMPLATE = "exinf"
+from helpers import paths, serving
 
 #: Defaults of ``exinf app``: one machine, a handful of readers at once.
 DEFAULT_PORT = 8866
@@ -107,28 +99,9 @@ def voila_command(
 ) -> list[str]:
     """The ``voila`` command line that serves the app with the settings described in this module."""
     notebook = notebook or paths.notebooks_dir() / "app.ipynb"
-    voila = shutil.which("voila", path=str(Path(sys.executable).parent)) or "voila"
-    return [
-        voila,
-        str(notebook),
-        "--no-browser",
-        f"--port={port}",
-        f"--Voila.ip={ip}",
-        f"--template={TEMPLATE}",
-        "--VoilaConfiguration.multi_kernel_manager_class=helpers.voila_kernels.CappedKernelManager",
-        f"--CappedKernelManager.max_kernels={max_kernels}",
-        f"--MappingKernelManager.cull_idle_timeout={cull_idle_s}",
-        f"--MappingKernelManager.cull_interval={max(2, min(60, cull_idle_s // 2))}",
-        "--MappingKernelManager.cull_connected=False",  # an open tab keeps its kernel; a closed one does not
-        *(["--preheat_kernel=True", f"--pool_size={pool}"] if pool > 0 else []),
-    ]
-
-
-def voila_env(base: dict | None = None) -> dict:
-    """Environment for Voilà: the ``exinf`` template on JUPYTER_PATH, the project's sources importable."""
-    env = dict(os.environ if base is None else base)
-    env["JUPYTER_PATH"] = os.pathsep.join(p for p in [str(SHARE), env.get("JUPYTER_PATH", "")] if p)
-    return env
+    return serving.voila_command(
+        notebook, port=port, max_kernels=max_kernels, cull_idle_s=cull_idle_s, pool=pool, ip=ip
+    )
 
 
 def serve(**options) -> int:
@@ -138,4 +111,4 @@ def serve(**options) -> int:
     command = voila_command(**options)
     notebook = Path(command[1])
     print(f"Serving the app on http://127.0.0.1:{options.get('port', DEFAULT_PORT)}/ (Ctrl-C stops it)", flush=True)
-    return subprocess.call(command, cwd=notebook.parent, env=voila_env())
+    return subprocess.call(command, cwd=notebook.parent, env=serving.voila_env())

@@ -12,6 +12,8 @@ verification status in words, so nothing depends on colour alone.
 
 from __future__ import annotations
 
+import functools
+
 import altair as alt
 import numpy as np
 import pandas as pd
@@ -508,6 +510,23 @@ def build_forest_plot(
         view["es_value"].notna().sum() + (view["es_value"].isna() & view["effect_standardised"].notna()).sum()
     )
     n_shown = int((table["kind"] == "reported").sum())
+    chart = _forest_skeleton().copy(deep=False)  # the top level only: data and title are this view's
+    chart.data = table
+    chart.title = title or f"Effects on a common scale ({n_shown} of {n_total} estimates, strongest evidence first)"
+    return chart
+
+
+_NO_ROWS = alt.InlineData(values=[])  # a facet needs data at build time; each chart sets its own
+
+
+@functools.cache
+def _forest_skeleton() -> alt.FacetChart:
+    """The forest plot without its data and title, built once per process.
+
+    Building the layered, faceted Altair objects costs ~45 ms (Altair deep-copies its spec objects at every step);
+    nothing in them depends on the data, so a redraw copies the top level and sets data and title. Nobody mutates
+    the shared parts: the chart is only serialised.
+    """
     tooltip = [
         alt.Tooltip("intervention_label:N", title="Intervention"),
         alt.Tooltip("short_cite:N", title="Study"),
@@ -555,14 +574,11 @@ def build_forest_plot(
         labelFontWeight="bold", labelLimit=0, labelPadding=16,
     )  # fmt: skip
     chart = (
-        alt.layer(frame, zero, favours_left, favours_right, prediction, error_bars, points, diamonds, data=table)
+        alt.layer(frame, zero, favours_left, favours_right, prediction, error_bars, points, diamonds, data=_NO_ROWS)
         .properties(width=FOREST_WIDTH, height=alt.Step(22))
         .facet(row=alt.Row("panel:N", header=header, sort=alt.EncodingSortField("order", op="min")), spacing=18)
         .resolve_scale(x="independent", y="independent")
         .resolve_axis(x="independent", y="independent")
-        .properties(
-            title=title or f"Effects on a common scale ({n_shown} of {n_total} estimates, strongest evidence first)"
-        )
     )
     return _finish(
         chart,

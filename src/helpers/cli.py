@@ -1,4 +1,4 @@
-"""Command-line entry point: ``exinf validate | codebook | reports | merge-reports | app``.
+"""Command-line entry point: ``exinf validate | codebook | reports | merge-reports | app | class``.
 
 Run ``exinf --help`` for the commands; each exits non-zero on failure so that schedulers notice.
 """
@@ -95,6 +95,18 @@ def _app(args: argparse.Namespace) -> int:
     return app.serve(port=args.port, max_kernels=args.max_kernels, cull_idle_s=args.cull_idle, pool=args.pool)
 
 
+def _class(args: argparse.Namespace) -> int:
+    from helpers import classroom
+
+    return classroom.main(
+        Path(args.out) if args.out else classroom.DEFAULT_STUDENT_SET,
+        port=args.port,
+        max_kernels=args.max_kernels,
+        cull_idle_s=args.cull_idle,
+        ip=args.ip,
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="exinf", description="Exercise & inflammation evidence explorer.")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -189,6 +201,34 @@ def build_parser() -> argparse.ArgumentParser:
         "--pool", type=int, default=app.DEFAULT_POOL, help="preheated kernels kept ready (default: %(default)s)"
     )
     serve.set_defaults(run=_app)
+
+    from helpers import classroom
+
+    lesson = commands.add_parser(
+        "class",
+        help="serve the lessons' student set to a class with Voila (http://127.0.0.1:8866)",
+        description="Write the student set (no solutions, code hidden) and serve it with Voila: one kernel per open "
+        "lesson, a cap on kernels, idle kernels of closed tabs culled, nothing fetched from the network.",
+    )
+    lesson.add_argument("--out", help="student-set folder (default: build/class)")
+    lesson.add_argument("--port", type=int, default=classroom.DEFAULT_PORT, help="port (default: %(default)s)")
+    lesson.add_argument(
+        "--ip", default="127.0.0.1", help="address to listen on (default: %(default)s; 0.0.0.0 for a class network)"
+    )
+    lesson.add_argument(
+        "--max-kernels",
+        type=int,
+        default=classroom.DEFAULT_MAX_KERNELS,
+        help="most open lessons at once, about 0.25 GB of memory each (default: %(default)s)",
+    )
+    lesson.add_argument(
+        "--cull-idle",
+        type=int,
+        default=classroom.DEFAULT_CULL_IDLE_S,
+        metavar="SECONDS",
+        help="shut down a kernel idle this long with no open page (default: %(default)s)",
+    )
+    lesson.set_defaults(run=_class)
     return parser
 
 

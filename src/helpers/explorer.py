@@ -17,7 +17,7 @@ import ipywidgets as widgets
 import pandas as pd
 from IPython.display import clear_output, display
 
-from helpers import charts, evidence, export, notebook
+from helpers import charts, evidence, export, notebook, synthesis
 
 ALL = ""  # the "no restriction" value of every dropdown
 
@@ -180,6 +180,7 @@ class EvidenceExplorer:
         self.chart = None
         self.table: pd.DataFrame = pd.DataFrame()
         self._cache: dict = {}
+        self._summaries = synthesis.CellMemo(package.certainty_overrides)  # each cell synthesised once
         self._build_controls(chart)
         self._updating = False
         for name, value in initial.items():
@@ -343,7 +344,7 @@ class EvidenceExplorer:
         cached = self._cache.pop(key, None)
         if cached is None:
             filtered = evidence.filter_findings(self.view, self.selection)
-            sof = evidence.summary_of_findings(filtered, self.package.certainty_overrides)
+            sof = self._summaries(filtered)
             cached = [filtered, self.build_chart(filtered, sof), sof, None, None]
         self._cache[key] = cached
         while len(self._cache) > CACHE_SIZE:

@@ -676,6 +676,47 @@ def summary_of_findings(
     return cell.reset_index(drop=True)[[*keys, *[c for c in SOF_COLUMNS if c not in keys]]]
 
 
+class CellMemo:
+    """:func:`summary_of_findings` for a panel whose filters change: each cell computed once per set of findings.
+
+    A cell's row depends only on the findings in that cell (and the overrides): no estimate, participant count or
+    rating looks across cells. So a filter that keeps or drops whole cells (intervention, outcome, species) needs
+    no new synthesis, and one that changes what a cell holds (population, evidence level) recomputes those cells
+    only. A cell's findings are recognised by their count and two independent 40-bit hash sums of their ids.
+    """
+
+    def __init__(self, overrides: pd.DataFrame | None = None):
+        self.overrides = overrides
+        self._rows: pd.DataFrame | None = None  # indexed by ROW_KEYS + the signature
+
+    @staticmethod
+    def _signatures(view: pd.DataFrame) -> pd.DataFrame:
+        ids = view["finding_id"].astype("str")
+        frame = view[ROW_KEYS].copy()
+        for column, key in [("_h1", "exinf-cell-memo-1"), ("_h2", "exinf-cell-memo-2")]:
+            hashed = pd.util.hash_pandas_object(ids, index=False, hash_key=key.ljust(16)[:16])
+            frame[column] = (hashed.to_numpy() >> np.uint64(24)).astype("int64")  # 40 bits: sums never overflow
+        grouped = frame.groupby(ROW_KEYS, observed=True, sort=True)
+        return grouped[["_h1", "_h2"]].sum().assign(_n=grouped.size())
+
+    def __call__(self, view: pd.DataFrame) -> pd.DataFrame:
+        if view.empty:
+            return summary_of_findings(view, self.overrides)
+        signatures = self._signatures(view)
+        wanted = pd.MultiIndex.from_frame(signatures.reset_index())
+        known = self._rows.index if self._rows is not None else wanted[:0]
+        missing = wanted[~wanted.isin(known)]
+        if len(missing):
+            cells = signatures.index[~wanted.isin(known)]
+            in_missing = pd.MultiIndex.from_frame(view[ROW_KEYS]).isin(cells)
+            fresh = summary_of_findings(view[in_missing], self.overrides)
+            fresh.index = pd.MultiIndex.from_frame(
+                fresh[ROW_KEYS].merge(signatures.reset_index(), on=ROW_KEYS, how="left")[wanted.names]
+            )
+            self._rows = fresh if self._rows is None else pd.concat([self._rows, fresh])
+        return self._rows.loc[wanted].reset_index(drop=True)
+
+
 SOF_COLUMNS = [
     "intervention_label",
     "outcome_label",

@@ -1,20 +1,31 @@
-"""Teaching kit: answer checkers with specific feedback, predict-then-reveal widgets, a glossary,
-and the student/instructor builds of the lesson notebooks.
+"""Teaching kit: question widgets that grade honestly, study cards, a glossary, and the student build.
 
-Answers come from the data wherever possible: an evidence level from the derivation rule, a
-direction from the findings, a verdict from ``claims.csv``. So a checker explains *why* an answer
-is wrong from the same facts the explorer shows, and no answer key sits in the student notebook.
+Question forms (each commits first, then shows feedback; inputs lock on commit):
 
-Lesson notebooks take a papermill parameter ``variant``: ``"student"`` (interactive widgets,
-no solutions) or ``"instructor"`` (predictions revealed, solutions and teaching notes shown).
-Cells tagged ``solution`` or ``teacher-note`` are removed from the student build altogether.
+- :class:`MultipleChoice` (and :class:`PredictThenReveal`, which then reveals data): each wrong option is a
+  real misconception with its own feedback;
+- :class:`Numeric`: a number within a tolerance;
+- :class:`Ordering` and :class:`Matching` (study to level, claim to verdict);
+- :class:`FreeText`: never graded by the computer. The student commits, then sees a model answer and a rubric
+  to assess the answer themself. Keyword matching was tried and rewarded "short rest muscle" and answers that
+  negated every point, so free text is not marked at all.
+
+Answers stay in the kernel until the commit: option *values*, misconception feedback, the grading function and
+the revealed data live in Python objects; the widget models (which Voilà and JupyterLab send to the browser)
+carry only labels and, after the commit, the feedback. The answers themselves come from the data: a level from
+the derivation rule, a direction from the findings, a verdict from ``claims.csv``, a certainty from the Summary
+of Findings.
+
+Lesson notebooks take a papermill parameter ``variant``: ``"student"`` (widgets to answer) or ``"instructor"``
+(every answer shown). :func:`student_copy` removes cells tagged ``solution`` or ``teacher-note`` and hides the
+code of the rest.
 """
 
 from __future__ import annotations
 
-import html
+import math
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 import ipywidgets as widgets
@@ -32,22 +43,40 @@ DIRECTION_WORDS = {
     "no_change": "does not change",
     "mixed": "moves in different directions in different studies",
 }
+MARKS = {True: "✓", False: "✗", None: "○"}
 
 
 @dataclass(frozen=True)
 class Feedback:
-    """The result of checking one answer: right or not, and why."""
+    """The result of one committed answer: right (True), wrong (False) or not graded (None), and why.
 
-    correct: bool
+    ``details`` lists per-item results (a matching or an ordering) as ``(correct, text)`` pairs.
+    """
+
+    correct: bool | None
     message: str
+    details: tuple[tuple[bool | None, str], ...] = ()
 
     def _repr_markdown_(self) -> str:
-        return render.markdown("{mark} {message}", mark="✓" if self.correct else "✗", message=self.message)
+        return render.markdown("{mark} {message}", mark=MARKS[self.correct], message=self.message)
+
+    def html(self) -> str:
+        items = "".join(
+            str(render.html("<li>{mark} {text}</li>", mark=MARKS[ok], text=text)) for ok, text in self.details
+        )
+        body = str(render.html("<p class='exinf-feedback'>{mark} {message}</p>", mark=MARKS[self.correct],
+                               message=self.message))  # fmt: skip
+        return body + (f"<ul class='exinf-feedback-items'>{items}</ul>" if items else "")
 
 
 def check_variant(variant: str) -> None:
     if variant not in VARIANTS:
         raise ValueError(f"variant={variant!r} is not valid; choose one of: {', '.join(VARIANTS)}")
+
+
+def right_or_not(correct: bool, text: str) -> Feedback:
+    """Feedback that starts by saying whether the answer was right."""
+    return Feedback(correct, ("Right. " if correct else "Not quite. ") + text)
 
 
 # --------------------------------------------------------------------------- answers from the data
@@ -117,7 +146,7 @@ def check_most_common_level(view: pd.DataFrame, answer: int, **criteria) -> Feed
     spread = ", ".join(f"level {int(k)}: {n}" for k, n in counts.sort_index().items())
     label = evidence.EVIDENCE_LEVELS[level]
     text = f"Most findings ({counts[level]} of {counts.sum()}) are level {level}, {label} ({spread})."
-    return Feedback(int(answer) == level, ("Right. " if int(answer) == level else "Not quite. ") + text)
+    return right_or_not(int(answer) == level, text)
 
 
 SUPPORT_BINS = {"most": (0.5, 1.01), "about_a_third": (0.2, 0.5), "few": (0.0, 0.2)}
@@ -130,7 +159,7 @@ def check_supported_share(package, answer: str) -> Feedback:
     right = next(name for name, (low, high) in SUPPORT_BINS.items() if low <= share < high)
     counts = ", ".join(f"{n} {v.replace('_', ' ')}" for v, n in verdicts.value_counts().items())
     text = f"{(verdicts == 'supported').sum()} of {len(verdicts)} claims ({share:.0%}) are fully supported ({counts})."
-    return Feedback(answer == right, ("Right. " if answer == right else "Not quite. ") + text)
+    return right_or_not(answer == right, text)
 
 
 def explain_level(studies: pd.DataFrame, designs: pd.DataFrame, species: pd.DataFrame, study_id: str) -> str:
@@ -139,19 +168,18 @@ def explain_level(studies: pd.DataFrame, designs: pd.DataFrame, species: pd.Data
     design = designs.set_index("design_code").loc[study["design_code"]]
     level = int(study["evidence_level"])
     species_label = species.set_index("species_code")["label"].get(study["species_code"], "unknown species")
+    label = design["label"].lower()
+    article = "an" if label[0] in "aeiou" else "a"
     if level == 5:
-        label = design["label"].lower()
-        reason = f"it is {'an' if label[0] in 'aeiou' else 'a'} {label}, which stays at level 5 whatever it is about"
+        reason = f"it is {article} {label}, which stays at level 5 whatever it is about"
     elif level in (6, 7):
-        design_label = design["label"].lower()
-        reason = f"it studied {species_label.lower()}, so it is level {level} whatever its design ({design_label})"
+        reason = f"it studied {species_label.lower()}, so it is level {level} whatever its design ({label})"
     else:
-        label = design["label"].lower()
-        reason = f"it is {'an' if label[0] in 'aeiou' else 'a'} {label} in humans"
+        reason = f"it is {article} {label} in humans"
     return f"{study['short_cite']} is level {level} ({evidence.EVIDENCE_LEVELS[level]}): {reason}."
 
 
-def check_levels(package, answers: dict[str, int]) -> dict[str, Feedback]:
+def check_levels(package, answers: dict[str, int | None]) -> dict[str, Feedback]:
     """Check a student's evidence level for each study; wrong answers get the derivation explained."""
     studies = package.studies.set_index("study_id")
     results = {}
@@ -178,7 +206,10 @@ def _level_hint(chosen: int, right: int) -> str:
     return "That rates it as weaker evidence than it is."
 
 
-def check_verdict(package, claim_id: str, answer: str) -> Feedback:
+VERDICT_ORDER = ["supported", "partly_supported", "overstated", "not_supported"]
+
+
+def check_verdict(package, claim_id: str, answer: str | None) -> Feedback:
     """Compare a student's verdict on a claim with the curated one, with its rationale."""
     claims = package.claims.set_index("claim_id")
     if claim_id not in claims.index:
@@ -189,116 +220,87 @@ def check_verdict(package, claim_id: str, answer: str) -> Feedback:
     why = f"Curated verdict: {curated.replace('_', ' ')} (certainty {certainty}). {claim['rationale']}"
     if answer == curated:
         return Feedback(True, f"Same verdict as the curators. {why}")
-    order = ["supported", "partly_supported", "overstated", "not_supported"]
-    if answer in order and curated in order:
-        lean = "more generous" if order.index(answer) < order.index(curated) else "stricter"
+    if answer in VERDICT_ORDER and curated in VERDICT_ORDER:
+        lean = "more generous" if VERDICT_ORDER.index(answer) < VERDICT_ORDER.index(curated) else "stricter"
         return Feedback(False, f"Your verdict ({answer.replace('_', ' ')}) is {lean} than the evidence allows. {why}")
     return Feedback(False, f"Your verdict: {str(answer).replace('_', ' ')}. {why}")
 
 
-@dataclass(frozen=True)
-class ShortAnswer:
-    """A short-answer question checked by concepts: each concept is a set of accepted words or phrases.
+def parse_number(text: str) -> float | None:
+    """One number typed by a student (``-0.58``, ``−0,58``, ``128``), or None when it is not exactly one number.
 
-    ``misconceptions`` map a regular expression to specific feedback, checked first.
+    Examples:
+        >>> parse_number(" −0,58 "), parse_number("128"), parse_number("19 or 128"), parse_number("lots")
+        (-0.58, 128.0, None, None)
     """
-
-    question: str
-    concepts: dict[str, tuple[str, ...]]
-    misconceptions: dict[str, str]
-
-    def check(self, text: str) -> Feedback:
-        answer = " " + re.sub(r"\s+", " ", text.lower()) + " "
-        for pattern, message in self.misconceptions.items():
-            if re.search(pattern, answer):
-                return Feedback(False, message)
-        missing = [name for name, words in self.concepts.items() if not any(w in answer for w in words)]
-        if not text.strip():
-            return Feedback(False, "Write an answer first.")
-        if missing:
-            return Feedback(False, "Good start, but your answer does not yet mention: " + "; ".join(missing) + ".")
-        return Feedback(True, "Your answer covers the key points: " + "; ".join(self.concepts) + ".")
+    cleaned = text.strip().replace("−", "-").replace("–", "-").replace(",", ".")
+    if not re.fullmatch(r"[-+]?(\d+(\.\d*)?|\.\d+)", cleaned):
+        return None
+    return float(cleaned)
 
 
-#: The short-answer questions of the lessons.
-SHORT_ANSWERS: dict[str, ShortAnswer] = {
-    "il6_two_faces": ShortAnswer(
-        "IL-6 rises during a workout, yet trained people tend to have lower resting IL-6. How can both be true?",
-        {
-            "the rise is short-lived (acute, hours)": ("short", "brief", "transient", "acute", "temporar", "hours"),
-            "the lower level is at rest after weeks of training (chronic)": (
-                "rest",
-                "baseline",
-                "training",
-                "chronic",
-                "weeks",
-                "regular",
-                "long-term",
-                "long term",
-            ),
-            "muscle-made IL-6 sets off anti-inflammatory signals (IL-10, IL-1ra)": (
-                "il-10",
-                "il10",
-                "il-1ra",
-                "il1ra",
-                "anti-inflammatory",
-                "myokine",
-                "muscle",
-            ),
-        },
-        {
-            r"\bil-?6 is (always |just |only )?(bad|harmful|pro-inflammatory)\b": (
-                "IL-6 is not simply 'bad': the rise during exercise comes from working muscle and is followed by "
-                "anti-inflammatory signals (Steensberg 2003: IL-1ra and IL-10 rose after IL-6 infusion)."
-            )
-        },
-    ),
-    "mouse_to_athlete": ShortAnswer(
-        "Langston 2023 found that muscle regulatory T cells help mice benefit from training. Why is that weak "
-        "evidence for advice to athletes?",
-        {
-            "it was done in mice, not people": ("mouse", "mice", "animal", "rodent"),
-            "results may not carry over to humans or athletes": (
-                "human",
-                "people",
-                "athlete",
-                "translate",
-                "extrapolat",
-                "carry over",
-                "apply",
-            ),
-        },
-        {
-            r"\bsmall sample\b|\bonly \d+ (people|participants)\b": (
-                "Sample size is not the main problem here: the participants were mice, "
-                "so nothing was measured in people."
-            )
-        },
-    ),
-    "press_release_number": ShortAnswer(
-        "News stories about the 20-minute treadmill study say TNF-producing immune cells fell by 5 %. Where does "
-        "that number come from, and what did the blood plasma show?",
-        {
-            "the 5 % comes from a press release / quote, not the paper's abstract": (
-                "press",
-                "release",
-                "quote",
-                "news",
-                "media",
-                "not in the abstract",
-            ),
-            "plasma TNF did not change": ("did not change", "didn't change", "no change", "unchanged", "not change"),
-        },
-        {r"\bmeta-?analys": "Dimitrov 2017 is a single pre/post study of 47 people, not a meta-analysis."},
-    ),
+# ------------------------------------------------------------------------------------ study cards
+UNKNOWN = "not reported"
+STUDY_CARD_COLUMNS = {
+    "short_cite": "Study",
+    "design": "Design",
+    "species": "Species",
+    "participants": "Participants (N)",
+    "population": "Population",
+    "measured": "What was measured",
 }
+MAX_MEASURES = 4
 
 
-def check_short_answer(question_id: str, text: str) -> Feedback:
-    """Check a short answer to one of :data:`SHORT_ANSWERS`."""
-    if question_id not in SHORT_ANSWERS:
-        raise KeyError(f"unknown question {question_id!r}; questions: {', '.join(SHORT_ANSWERS)}")
-    return SHORT_ANSWERS[question_id].check(text)
+def study_cards(view: pd.DataFrame, study_ids: Sequence[str]) -> pd.DataFrame:
+    """The facts a student needs to judge each study: design, species, N, population and what was measured.
+
+    Everything comes from the data (studies and findings, through the evidence view); a blank stays
+    blank and is said to be "not reported". No evidence level and no verdict: those are the answers.
+    """
+    rows = view[view["study_id"].isin(study_ids)]
+    missing = sorted(set(study_ids) - set(rows["study_id"]))
+    if missing:
+        raise ValueError(f"no findings for studies {missing}: a study card rests on data")
+    cards = []
+    for study_id in study_ids:
+        found = rows[rows["study_id"] == study_id]
+        first = found.iloc[0]
+        n, pooled = first["n_participants"], first["n_studies_pooled"]
+        participants = UNKNOWN if pd.isna(n) else f"{int(n)}"
+        if not pd.isna(pooled):
+            participants += f" (in {int(pooled)} pooled studies)"
+        measures = (
+            found["outcome_label"].astype(str)
+            + found["sample_matrix"].map(lambda m: "" if pd.isna(m) or m == "" else f" ({m})")
+        ).drop_duplicates()
+        measured = "; ".join(measures.head(MAX_MEASURES))
+        if len(measures) > MAX_MEASURES:
+            measured += f"; and {len(measures) - MAX_MEASURES} more"
+        cards.append(
+            {
+                "study_id": study_id,
+                "short_cite": first["short_cite"],
+                "design": first["design_label"] if not pd.isna(first["design_label"]) else UNKNOWN,
+                "species": first["species_label"] if not pd.isna(first["species_label"]) else UNKNOWN,
+                "participants": participants,
+                "population": UNKNOWN if pd.isna(first["population"]) else first["population"],
+                "measured": measured,
+            }
+        )
+    return pd.DataFrame(cards)
+
+
+def study_card_html(card: pd.Series | dict) -> str:
+    """One study card as a small HTML block (every value escaped)."""
+    lines = "".join(
+        str(render.html("<li><b>{label}:</b> {value}</li>", label=label, value=card[column]))
+        for column, label in STUDY_CARD_COLUMNS.items()
+        if column != "short_cite"
+    )
+    return str(render.html("<div class='exinf-study-card'><b>{cite}</b>", cite=card["short_cite"])) + (
+        f"<ul>{lines}</ul></div>"
+    )
 
 
 # ------------------------------------------------------------------------------------- glossary
@@ -329,217 +331,494 @@ def glossary(package) -> pd.DataFrame:
 
 
 # ------------------------------------------------------------------------------------- widgets
-class PredictThenReveal:
-    """The student commits a prediction before the data is shown; then data and feedback appear.
+def _in_kernel() -> bool:
+    from IPython import get_ipython
 
-    ``reveal`` draws the data (a chart or table); ``check`` turns the prediction into feedback.
-    In the instructor variant the data and the answer are shown straight away.
+    return get_ipython() is not None
+
+
+class Question:
+    """Commit first, then feedback: the shared behaviour of every question widget.
+
+    Subclasses give the inputs (:meth:`inputs`), the current answer (:meth:`answer`, None while incomplete) and
+    the grading (:meth:`grade`, run in the kernel on commit). ``reveal`` draws data shown after the commit.
+    """
+
+    header = "Question"
+    commit_label = "Commit my answer"
+
+    def __init__(self, question: str, variant: str = "student", reveal: Callable[[], object] | None = None):
+        check_variant(variant)
+        self.question, self.variant, self.reveal_data = question, variant, reveal
+        self.commit = widgets.Button(
+            description=self.commit_label,
+            button_style="primary",
+            icon="lock",
+            layout=widgets.Layout(width="fit-content", max_width="100%", align_self="flex-start"),
+        )
+        self.status = widgets.HTML()
+        self.output = widgets.Output()
+        self.feedback: Feedback | None = None
+        self._listeners: list[Callable[[Question], None]] = []
+        self.commit.on_click(lambda _button: self.submit())
+
+    # -- to implement
+    def inputs(self) -> list[widgets.Widget]:
+        raise NotImplementedError
+
+    def answer(self):
+        raise NotImplementedError
+
+    def grade(self, answer) -> Feedback:
+        raise NotImplementedError
+
+    def answer_key(self) -> str:
+        """The answer and its explanation, as Markdown (instructor variant)."""
+        raise NotImplementedError
+
+    # -- shared
+    @property
+    def committed(self) -> bool:
+        return self.feedback is not None
+
+    def _ready(self, *_args) -> None:
+        self.commit.disabled = self.committed or self.answer() is None
+
+    def _watch(self, *controls: widgets.Widget) -> None:
+        for control in controls:
+            control.observe(self._ready, names="value")
+        self._ready()
+
+    def on_commit(self, callback: Callable[[Question], None]) -> None:
+        """Call ``callback(question)`` once the student has committed."""
+        self._listeners.append(callback)
+        if self.committed:
+            callback(self)
+
+    def submit(self) -> Feedback:
+        """Lock the answer, grade it in the kernel, then show the feedback and the data."""
+        if self.committed:
+            return self.feedback
+        answer = self.answer()
+        if answer is None:
+            raise ValueError("answer the question before committing")
+        self.feedback = self.grade(answer)
+        for control in self.inputs():
+            control.disabled = True
+        self._ready()
+        self.status.value = self.feedback.html()
+        if self.reveal_data is not None and _in_kernel():
+            with self.output:
+                display(self.reveal_data())
+        for callback in self._listeners:
+            callback(self)
+        return self.feedback
+
+    def widget(self) -> widgets.Widget:
+        header = widgets.HTML(str(render.html("<p><b>{h}:</b> {q}</p>", h=self.header, q=self.question)))
+        return widgets.VBox(
+            [header, *self.inputs(), self.commit, self.status, self.output], layout=widgets.Layout(max_width="100%")
+        )
+
+    def _ipython_display_(self) -> None:
+        if self.variant == "instructor":
+            display(render.markdown("**{h}:** {q}", h=self.header, q=self.question))
+            if self.reveal_data is not None:
+                display(self.reveal_data())
+            display(Markdown(self.answer_key()))
+        else:
+            display(self.widget())
+
+
+@dataclass(frozen=True)
+class Choice:
+    """One option of a multiple-choice question; ``misconception`` explains why someone picks it wrongly."""
+
+    label: str
+    key: object
+    misconception: str = ""
+
+
+def _choices(options: Iterable) -> list[Choice]:
+    return [option if isinstance(option, Choice) else Choice(*option) for option in options]
+
+
+class MultipleChoice(Question):
+    """One answer from a list. ``check(key)`` grades it from the data; a wrong option adds its misconception."""
+
+    def __init__(
+        self,
+        question: str,
+        options: Iterable[Choice | tuple],
+        check: Callable[[object], Feedback],
+        variant: str = "student",
+        reveal: Callable[[], object] | None = None,
+    ):
+        super().__init__(question, variant, reveal)
+        self.choices, self.check = _choices(options), check
+        # The widget holds labels and an index only; keys and misconceptions stay here in the kernel.
+        self.choice = widgets.RadioButtons(
+            options=[(c.label, i) for i, c in enumerate(self.choices)], value=None, layout=widgets.Layout(width="auto")
+        )
+        self._watch(self.choice)
+
+    @property
+    def prediction(self):
+        """The committed key (None before the commit)."""
+        return self.choices[self.choice.value].key if self.committed else None
+
+    def inputs(self) -> list[widgets.Widget]:
+        return [self.choice]
+
+    def answer(self):
+        return None if self.choice.value is None else self.choices[self.choice.value]
+
+    def grade(self, answer: Choice) -> Feedback:
+        result = self.check(answer.key)
+        if result.correct is False and answer.misconception:
+            return Feedback(False, f"{answer.misconception} {result.message}", result.details)
+        return result
+
+    def correct_choices(self) -> list[Choice]:
+        return [c for c in self.choices if self.check(c.key).correct]
+
+    def answer_key(self) -> str:
+        right = self.correct_choices()
+        lines = [
+            render.markdown("**Answer:** {label}. {why}", label=right[0].label, why=self.check(right[0].key).message)
+        ]
+        lines += [
+            render.markdown("- *{label}*: {why}", label=c.label, why=c.misconception)
+            for c in self.choices
+            if c not in right and c.misconception
+        ]
+        if len(lines) > 1:
+            lines.insert(1, "\n**The wrong options and the misconception behind each:**\n")
+        return "\n".join(lines)
+
+
+class PredictThenReveal(MultipleChoice):
+    """A prediction committed before the data is shown; the data and the feedback appear on commit."""
+
+    header = "Predict first"
+    commit_label = "Commit my prediction"
+
+
+class Numeric(Question):
+    """A number, right within ``tolerance`` of ``answer()`` (read from the data at grading time)."""
+
+    def __init__(
+        self,
+        question: str,
+        answer: Callable[[], float],
+        tolerance: float,
+        explain: Callable[[], str],
+        unit: str = "",
+        variant: str = "student",
+        reveal: Callable[[], object] | None = None,
+    ):
+        super().__init__(question, variant, reveal)
+        self.expected, self.tolerance, self.explain, self.unit = answer, tolerance, explain, unit
+        self.text = widgets.Text(placeholder="a number, e.g. -0.25", description=unit or "Value",
+                                 layout=widgets.Layout(width="260px"))  # fmt: skip
+        self._watch(self.text)
+
+    def inputs(self) -> list[widgets.Widget]:
+        return [self.text]
+
+    def answer(self):
+        return parse_number(self.text.value)
+
+    def grade(self, answer: float) -> Feedback:
+        value = float(self.expected())
+        close = math.isclose(answer, value, abs_tol=self.tolerance)
+        text = f"You entered {answer:g}; the data say {value:g} (answers within ±{self.tolerance:g} count). "
+        return right_or_not(close, text + self.explain())
+
+    def answer_key(self) -> str:
+        return render.markdown(
+            "**Answer:** {value} (±{tol}). {why}", value=f"{self.expected():g}", tol=f"{self.tolerance:g}",
+            why=self.explain(),
+        )  # fmt: skip
+
+
+class Ordering(Question):
+    """Put items in order (first = ``first_label``). Right when the order agrees with ``ranks()`` (ties allowed)."""
+
+    def __init__(
+        self,
+        question: str,
+        items: dict[str, str],
+        ranks: Callable[[], dict[str, float]],
+        explain: Callable[[str], str],
+        first_label: str = "first",
+        variant: str = "student",
+    ):
+        super().__init__(question, variant)
+        self.items, self.ranks, self.explain = items, ranks, explain
+        options = [("choose…", None)] + [(label, i) for i, label in enumerate(items.values())]
+        self.slots = [
+            widgets.Dropdown(
+                description=f"{n}." + (f" ({first_label})" if n == 1 else ""), options=options, index=0,
+                style={"description_width": "110px"}, layout=widgets.Layout(width="min(560px, 100%)"),
+            )
+            for n in range(1, len(items) + 1)
+        ]  # fmt: skip
+        self._watch(*self.slots)
+
+    def inputs(self) -> list[widgets.Widget]:
+        return self.slots
+
+    def answer(self):
+        chosen = [slot.value for slot in self.slots]
+        if None in chosen or len(set(chosen)) != len(chosen):
+            return None
+        keys = list(self.items)
+        return [keys[i] for i in chosen]
+
+    def grade(self, order: list[str]) -> Feedback:
+        ranks = self.ranks()
+        wrong = [(a, b) for i, a in enumerate(order) for b in order[i + 1 :] if ranks[a] > ranks[b]]
+        details = tuple((ranks[k] == sorted(ranks.values())[i], self.explain(k)) for i, k in enumerate(order))
+        if not wrong:
+            return Feedback(True, "Right order.", details)
+        first, second = wrong[0]
+        text = (
+            f"{len(wrong)} pair(s) out of order; for example {self.items[first]} should come after "
+            f"{self.items[second]}."
+        )
+        return Feedback(False, "Not quite. " + text, details)
+
+    def answer_key(self) -> str:
+        ranks = self.ranks()
+        ordered = sorted(self.items, key=lambda k: ranks[k])
+        return "**Answer (in order):**\n\n" + "\n".join(
+            render.markdown("1. {why}", why=self.explain(k)) for k in ordered
+        )
+
+
+class Matching(Question):
+    """Match each item to one option (a study to a level, a claim to a verdict); every item gets feedback.
+
+    ``check(answers)`` returns a :class:`Feedback` per item; ``cards`` (HTML per item) give the facts to judge by.
     """
 
     def __init__(
         self,
         question: str,
-        options: list[tuple[str, str]],
-        reveal: Callable[[], object],
-        check: Callable[[str], Feedback],
+        items: dict[str, str],
+        options: list[tuple[str, object]],
+        check: Callable[[dict[str, object]], dict[str, Feedback]],
+        cards: dict[str, str] | None = None,
         variant: str = "student",
+        reveal: Callable[[], object] | None = None,
     ):
-        check_variant(variant)
-        self.question, self.reveal_data, self.check, self.variant = question, reveal, check, variant
-        self.choice = widgets.RadioButtons(options=options, value=None, layout=widgets.Layout(width="auto"))
-        self.commit = widgets.Button(
-            description="Commit my prediction",
-            button_style="primary",
-            icon="lock",
-            layout=widgets.Layout(width="230px"),
+        super().__init__(question, variant, reveal)
+        self.items, self.check, self.cards = items, check, cards or {}
+        self.values = [value for _, value in options]
+        choices = [("choose…", None)] + [(label, i) for i, (label, _) in enumerate(options)]
+        self.choices = {
+            key: widgets.Dropdown(options=choices, index=0, layout=widgets.Layout(width="min(420px, 100%)"))
+            for key in items
+        }
+        self._watch(*self.choices.values())
+
+    def select(self, key: str, value: object) -> None:
+        """Choose ``value`` for ``key`` (as a student would in the dropdown)."""
+        self.choices[key].value = self.values.index(value)
+
+    def inputs(self) -> list[widgets.Widget]:
+        return list(self.choices.values())
+
+    def answer(self):
+        if any(c.value is None for c in self.choices.values()):
+            return None
+        return {key: self.values[c.value] for key, c in self.choices.items()}
+
+    def grade(self, answers: dict[str, object]) -> Feedback:
+        results = self.check(answers)
+        right = sum(bool(f.correct) for f in results.values())
+        details = tuple((f.correct, f"{self.items[k]} → {f.message}") for k, f in results.items())
+        return Feedback(right == len(results), f"{right} of {len(results)} right.", details)
+
+    def widget(self) -> widgets.Widget:
+        rows = []
+        for key, label in self.items.items():
+            text = render.html("<p><b>{label}</b></p>", label=label)
+            rows.append(widgets.HTML(str(text) + self.cards.get(key, ""), layout=widgets.Layout(max_width="100%")))
+            rows.append(self.choices[key])
+        header = widgets.HTML(str(render.html("<p><b>{h}:</b> {q}</p>", h=self.header, q=self.question)))
+        return widgets.VBox([header, *rows, self.commit, self.status, self.output])
+
+    def answer_key(self) -> str:
+        right = {}
+        for key in self.items:
+            for value in self.values:
+                feedback = self.check({key: value})[key]
+                if feedback.correct:
+                    right[key] = feedback.message
+                    break
+        return "**Answers.**\n\n" + "\n".join(
+            render.markdown("- **{item}**: {why}", item=self.items[k], why=why) for k, why in right.items()
         )
+
+
+class FreeText(Question):
+    """A written answer: committed, then compared with a model answer and a rubric by the student.
+
+    Never graded by the computer (its feedback is ``correct=None``): the ticks of the rubric are the student's own
+    assessment. The model answer is computed or looked up only on commit, so it is not in the widget before.
+    """
+
+    commit_label = "Commit my answer and show the model answer"
+    MIN_WORDS = 5
+
+    def __init__(self, question: str, model_answer: Callable[[], str], rubric: Sequence[str],
+                 variant: str = "student"):  # fmt: skip
+        super().__init__(question, variant)
+        self.model_answer, self.rubric = model_answer, list(rubric)
+        self.text = widgets.Textarea(
+            placeholder=f"Your answer (at least {self.MIN_WORDS} words)…",
+            layout=widgets.Layout(width="min(640px, 100%)", height="90px"),
+        )
+        self.ticks: list[widgets.Checkbox] = []
+        self.assessment = widgets.VBox()
+        self._watch(self.text)
+
+    def inputs(self) -> list[widgets.Widget]:
+        return [self.text]
+
+    def answer(self):
+        return self.text.value if len(self.text.value.split()) >= self.MIN_WORDS else None
+
+    def grade(self, answer: str) -> Feedback:
+        self.ticks = [widgets.Checkbox(description=point, value=False, indent=False,
+                                       layout=widgets.Layout(width="auto")) for point in self.rubric]  # fmt: skip
+        self.assessment.children = [widgets.HTML("<p><b>Tick what your answer covers:</b></p>"), *self.ticks]
+        message = (
+            "Not marked by the computer: compare your answer with the model answer below and tick what it covers. "
+            "Model answer: " + self.model_answer()
+        )
+        return Feedback(None, message)
+
+    @property
+    def self_assessment(self) -> dict[str, bool]:
+        return {tick.description: tick.value for tick in self.ticks}
+
+    def widget(self) -> widgets.Widget:
+        base = super().widget()
+        base.children = (*base.children, self.assessment)
+        return base
+
+    def answer_key(self) -> str:
+        points = "\n".join(render.markdown("- {p}", p=p) for p in self.rubric)
+        return render.markdown("**Model answer:** {a}\n\n**Rubric (a good answer):**\n\n", a=self.model_answer()) + (
+            points
+        )
+
+
+class Unlock:
+    """Content that opens only after the student has committed to ``questions`` (e.g. an explorer of answers)."""
+
+    def __init__(self, questions: Question | Sequence[Question], show: Callable[[], object], locked: str,
+                 variant: str = "student"):  # fmt: skip
+        check_variant(variant)
+        self.questions = [questions] if isinstance(questions, Question) else list(questions)
+        self.show, self.variant = show, variant
+        self.notice = widgets.HTML(str(render.html("<p><i>🔒 {text}</i></p>", text=locked)))
         self.output = widgets.Output()
-        self.status = widgets.HTML()
-        self.prediction: str | None = None
-        self.feedback: Feedback | None = None
-        self.commit.on_click(lambda _button: self.submit())
-        self.choice.observe(lambda _change: self._ready(), names="value")
-        self._ready()
+        self.opened = False
+        for question in self.questions:
+            question.on_commit(lambda _q: self._maybe_open())
 
-    def _ready(self) -> None:
-        self.commit.disabled = self.choice.value is None or self.prediction is not None
-
-    def submit(self) -> Feedback:
-        """Lock the prediction, then reveal the data and the feedback."""
-        if self.choice.value is None:
-            raise ValueError("choose a prediction before committing")
-        self.prediction = self.choice.value
-        self.choice.disabled = True
-        self._ready()
-        self.feedback = self.check(self.prediction)
-        mark = "✓" if self.feedback.correct else "✗"
-        self.status.value = f"<p class='exinf-feedback'>{mark} {html.escape(self.feedback.message)}</p>"
-        from IPython import get_ipython
-
-        if get_ipython() is not None:
+    def _maybe_open(self) -> None:
+        if self.opened or not all(q.committed for q in self.questions):
+            return
+        self.opened = True
+        self.notice.value = ""
+        if _in_kernel():
             with self.output:
-                display(self.reveal_data())
-        return self.feedback
+                self._display_content()
 
-    def widget(self) -> widgets.Widget:
-        header = widgets.HTML(f"<p><b>Predict first:</b> {html.escape(self.question)}</p>")
-        return widgets.VBox([header, self.choice, self.commit, self.status, self.output])
-
-    def _ipython_display_(self) -> None:
-        if self.variant == "instructor":
-            display(render.markdown("**Prediction question:** {question}", question=self.question))
-            display(self.reveal_data())
-            answer = next((value for _, value in self.choice.options if self.check(value).correct), None)
-            message = self.check(answer).message if answer else "see the data."
-            display(render.markdown("**Answer:** {message}", message=message))
-        else:
-            display(self.widget())
-
-
-class ClassifyLevels:
-    """Place studies on the evidence ladder with dropdowns; *Check* explains every wrong answer."""
-
-    def __init__(self, package, study_ids: list[str], variant: str = "student"):
-        check_variant(variant)
-        self.package, self.study_ids, self.variant = package, study_ids, variant
-        studies = package.studies.set_index("study_id")
-        options = [("choose…", None)] + [(f"{k}. {v}", k) for k, v in evidence.EVIDENCE_LEVELS.items()]
-        self.choices = {
-            s: widgets.Dropdown(
-                description=studies.at[s, "short_cite"],
-                options=options,
-                value=None,
-                style={"description_width": "170px"},
-                layout=widgets.Layout(width="560px"),
-            )
-            for s in study_ids
-        }
-        self.check_button = widgets.Button(
-            description="Check my ladder", button_style="primary", layout=widgets.Layout(width="200px")
-        )
-        self.result = widgets.HTML()
-        self.feedback: dict[str, Feedback] = {}
-        self.check_button.on_click(lambda _button: self.check())
-
-    def check(self) -> dict[str, Feedback]:
-        self.feedback = check_levels(self.package, {s: c.value for s, c in self.choices.items()})
-        right = sum(f.correct for f in self.feedback.values())
-        items = "".join(
-            f"<li>{'✓' if f.correct else '✗'} {html.escape(f.message)}</li>" for f in self.feedback.values()
-        )
-        self.result.value = f"<p><b>{right} of {len(self.feedback)} right.</b></p><ul>{items}</ul>"
-        return self.feedback
-
-    def widget(self) -> widgets.Widget:
-        return widgets.VBox([*self.choices.values(), self.check_button, self.result])
+    def _display_content(self) -> None:
+        content = self.show()
+        for part in content if isinstance(content, list | tuple) else [content]:
+            display(part)
 
     def _ipython_display_(self) -> None:
         if self.variant == "instructor":
-            answers = [
-                explain_level(self.package.studies, self.package.designs, self.package.species, s)
-                for s in self.study_ids
-            ]
-            items = [render.markdown("- {answer}", answer=a) for a in answers]
-            display(render.markdown("**Answers.**\n\n{items}", items=render.SafeMarkdown("\n".join(items))))
+            self._display_content()
         else:
-            display(self.widget())
+            display(widgets.VBox([self.notice, self.output]))
 
 
-class ShortAnswerBox:
-    """A text box for one of :data:`SHORT_ANSWERS` with a *Check* button."""
-
-    def __init__(self, question_id: str, variant: str = "student"):
-        check_variant(variant)
-        self.question_id, self.variant = question_id, variant
-        self.text = widgets.Textarea(placeholder="Your answer…", layout=widgets.Layout(width="640px", height="90px"))
-        self.check_button = widgets.Button(description="Check my answer", layout=widgets.Layout(width="200px"))
-        self.result = widgets.HTML()
-        self.feedback: Feedback | None = None
-        self.check_button.on_click(lambda _button: self.check())
-
-    def check(self) -> Feedback:
-        self.feedback = check_short_answer(self.question_id, self.text.value)
-        self.result.value = f"<p>{'✓' if self.feedback.correct else '✗'} {html.escape(self.feedback.message)}</p>"
-        return self.feedback
-
-    def widget(self) -> widgets.Widget:
-        question = widgets.HTML(f"<p><b>Question:</b> {html.escape(SHORT_ANSWERS[self.question_id].question)}</p>")
-        return widgets.VBox([question, self.text, self.check_button, self.result])
-
-    def _ipython_display_(self) -> None:
-        if self.variant == "instructor":
-            question = SHORT_ANSWERS[self.question_id]
-            points = render.SafeMarkdown("\n".join(render.markdown("- {c}", c=c) for c in question.concepts))
-            display(
-                render.markdown(
-                    "**Question:** {question}\n\n**A good answer mentions:**\n{points}",
-                    question=question.question,
-                    points=points,
-                )
-            )
-        else:
-            display(self.widget())
+LEVEL_OPTIONS = [(f"{k}. {v}", k) for k, v in evidence.EVIDENCE_LEVELS.items()]
 
 
-class GradeClaims:
-    """Students pick a verdict for each claim; *Compare* shows the curated verdicts and why."""
+def classify_levels(package, view: pd.DataFrame, study_ids: Sequence[str], variant: str = "student") -> Matching:
+    """Place studies on the evidence ladder from their study cards; every answer is explained by the rule."""
+    cards = study_cards(view, study_ids).set_index("study_id")
+    return Matching(
+        "Place each study on the evidence ladder, using its study card.",
+        {s: cards.at[s, "short_cite"] for s in study_ids},
+        LEVEL_OPTIONS,
+        lambda answers: check_levels(package, answers),
+        cards={s: study_card_html(cards.loc[s].to_dict() | {"short_cite": ""}) for s in study_ids},
+        variant=variant,
+    )
 
-    def __init__(self, package, claim_ids: list[str], variant: str = "student"):
-        check_variant(variant)
-        self.package, self.claim_ids, self.variant = package, claim_ids, variant
-        claims = package.claims.set_index("claim_id")
-        verdicts = next(f for f in package.schema("claims")["fields"] if f["name"] == "verdict")["constraints"]["enum"]
-        options = [("choose…", None)] + [(v.replace("_", " "), v) for v in verdicts]
-        self.choices = {
-            c: widgets.Dropdown(options=options, value=None, layout=widgets.Layout(width="200px")) for c in claim_ids
-        }
-        self.rows = [
-            widgets.HBox(
-                [
-                    widgets.HTML(f"<p style='width:520px'><b>{c}</b>: {html.escape(claims.at[c, 'claim'])}</p>"),
-                    self.choices[c],
-                ]
-            )
-            for c in claim_ids
-        ]
-        self.compare_button = widgets.Button(
-            description="Compare with the curators", button_style="primary", layout=widgets.Layout(width="260px")
+
+def claim_findings(package, view: pd.DataFrame, claim_id: str) -> pd.DataFrame:
+    """The findings a claim's evidence reports (what was measured, the direction, the effect, where it was read).
+
+    Curated judgments are left out on purpose: no verdict, no "supports / contradicts" relation and no curator note,
+    so that students grade the claim from the evidence itself.
+    """
+    links = package.claim_evidence[package.claim_evidence["claim_id"] == claim_id]
+    by_finding = view[view["finding_id"].isin(links["finding_id"].dropna())]
+    whole_studies = links[links["finding_id"].isna()]["study_id"]
+    rows = pd.concat([by_finding, view[view["study_id"].isin(whole_studies)]]).drop_duplicates("finding_id")
+    return rows.assign(
+        direction_text=rows["direction"].astype(str).str.replace("_", " "),
+        timing=rows["timeframe"].astype(str).str.replace("_", " "),
+    )
+
+
+CLAIM_FINDING_COLUMNS = {
+    "short_cite": "Study",
+    "outcome_detail": "Measured",
+    "subgroup": "Subgroup",
+    "timing": "Timeframe",
+    "direction_text": "Direction",
+    "source_location": "Read in",
+}
+
+
+def grade_claims(package, view: pd.DataFrame, claim_ids: Sequence[str], variant: str = "student") -> Matching:
+    """Grade claims against the studies behind them (study cards and findings), then compare with the curators."""
+    claims = package.claims.set_index("claim_id")
+    verdicts = next(f for f in package.schema("claims")["fields"] if f["name"] == "verdict")["constraints"]["enum"]
+    cards = {}
+    for claim_id in claim_ids:
+        found = claim_findings(package, view, claim_id)
+        studies = study_cards(view, list(dict.fromkeys(found["study_id"])))
+        table = render.table(found.head(12), CLAIM_FINDING_COLUMNS, max_rows=12)
+        cards[claim_id] = (
+            "<details><summary>The evidence behind this claim: "
+            + str(render.html("{n} studies, {k} findings", n=len(studies), k=len(found)))
+            + "</summary>"
+            + "".join(study_card_html(card) for card in studies.to_dict("records"))
+            + f"<div style='max-width:calc(100vw - 48px);overflow-x:auto'>{table}</div>"
+            + "</details>"
         )
-        self.result = widgets.HTML()
-        self.feedback: dict[str, Feedback] = {}
-        self.compare_button.on_click(lambda _button: self.compare())
-
-    def compare(self) -> dict[str, Feedback]:
-        self.feedback = {c: check_verdict(self.package, c, w.value) for c, w in self.choices.items()}
-        same = sum(f.correct for f in self.feedback.values())
-        items = "".join(
-            f"<li><b>{c}</b> {'✓' if f.correct else '✗'} {html.escape(f.message)}</li>"
-            for c, f in self.feedback.items()
-        )
-        self.result.value = (
-            f"<p><b>You agreed with the curators on {same} of {len(self.feedback)}.</b></p><ul>{items}</ul>"
-        )
-        return self.feedback
-
-    def widget(self) -> widgets.Widget:
-        return widgets.VBox([*self.rows, self.compare_button, self.result])
-
-    def _ipython_display_(self) -> None:
-        if self.variant == "instructor":
-            claims = self.package.claims.set_index("claim_id")
-            lines = [
-                render.markdown(
-                    "- **{claim_id}** ({verdict}): {claim} *Why:* {rationale}",
-                    claim_id=c,
-                    verdict=claims.at[c, "verdict"].replace("_", " "),
-                    claim=claims.at[c, "claim"],
-                    rationale=claims.at[c, "rationale"],
-                )
-                for c in self.claim_ids
-            ]
-            display(render.markdown("**Curated verdicts.**\n\n{lines}", lines=render.SafeMarkdown("\n".join(lines))))
-        else:
-            display(self.widget())
+    return Matching(
+        "Read each claim and the evidence behind it, then choose a verdict.",
+        {c: f"{c}: {claims.at[c, 'claim']}" for c in claim_ids},
+        [(v.replace("_", " "), v) for v in verdicts],
+        lambda answers: {c: check_verdict(package, c, v) for c, v in answers.items()},
+        cards=cards,
+        variant=variant,
+    )
 
 
 def show_solution(variant: str, text: str) -> None:
@@ -558,13 +837,21 @@ def teacher_note(variant: str, text: str) -> None:
 
 # ------------------------------------------------------------------------------------- builds
 def student_copy(notebook: nbformat.NotebookNode) -> nbformat.NotebookNode:
-    """The notebook to hand out: solution and teacher-note cells removed, every output cleared."""
+    """The notebook to hand out: solution and teacher-note cells removed, code hidden, every output cleared.
+
+    Code cells keep their source (the kernel needs it) but are collapsed in JupyterLab (``source_hidden``) and
+    tagged ``hide-input`` for other front ends; Voilà never shows code.
+    """
     copy = nbformat.from_dict(notebook)
     copy.cells = [c for c in copy.cells if not set(c.metadata.get("tags", [])) & set(STUDENT_ONLY_REMOVED_TAGS)]
     for cell in copy.cells:
         if cell.cell_type == "code":
             cell.outputs = []
             cell.execution_count = None
+            cell.metadata.setdefault("jupyter", {})["source_hidden"] = True
+            tags = cell.metadata.setdefault("tags", [])
+            if "hide-input" not in tags:
+                tags.append("hide-input")
         cell.metadata.pop("papermill", None)
         cell.metadata.pop("execution", None)
     copy.metadata.pop("papermill", None)
