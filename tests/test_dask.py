@@ -9,8 +9,6 @@ from __future__ import annotations
 import json
 import re
 import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -20,7 +18,7 @@ import psutil
 import pytest
 from distributed import Client, LocalCluster
 
-from helpers import paths, reports
+from helpers import cli, paths, reports
 from helpers.reports import cluster as dask_executor
 from tests.test_build_faults import start_builder, tiny_plan
 from tests.test_reports import write_plan
@@ -195,22 +193,27 @@ def test_an_unreachable_scheduler_is_exit_2_before_anything_is_written(plan, tmp
     assert not out.exists()
 
 
-def test_the_command_line_offers_the_executors_and_checks_their_options():
-    def exinf(*args: str) -> subprocess.CompletedProcess:
-        return subprocess.run([sys.executable, "-m", "helpers", *args], capture_output=True, text=True, timeout=60)
+def test_the_command_line_offers_the_executors_and_checks_their_options(capsys):
+    def exinf(*args: str) -> tuple[int, str, str]:
+        try:
+            code = cli.main(list(args))
+        except SystemExit as exit:  # argparse: --help, and usage errors
+            code = exit.code
+        return code, *capsys.readouterr()
 
-    help_text = exinf("reports", "--help").stdout
+    _, help_text, _ = exinf("reports", "--help")
     for option in ("--executor {local,dask}", "--scheduler ADDRESS", "--shard I/N", "--reuse-from SITE"):
         assert option in help_text
-    assert "SHARD_DIR" in exinf("merge-reports", "--help").stdout
+    assert "SHARD_DIR" in exinf("merge-reports", "--help")[1]
     for args, message in [
         (["--executor", "dask"], "--executor dask needs --scheduler"),
+        (["--scheduler", "tcp://127.0.0.1:8786"], "--scheduler is for --executor dask"),
         (["--shard", "3/2"], "I must be between 1 and N"),
         (["--shard", "half"], "is not I/N"),
         (["--reuse-from", "reports"], "--reuse-from is for --shard builds"),
     ]:
-        run = exinf("reports", *args)
-        assert run.returncode == 2 and message in run.stderr, run.stderr
+        code, _, err = exinf("reports", *args)
+        assert code == 2 and message in err, err
 
 
 # ----------------------------------------------------------------------------------------- shards
