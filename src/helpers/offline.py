@@ -23,7 +23,7 @@ from helpers.render import script_json
 
 RENDERERS = ("html", "svg", "png")
 #: Chart specs longer than this (characters of JSON) are embedded gzipped (see :func:`compress`).
-COMPRESS_SPEC_OVER = 20_000
+COMPRESS_SPEC_OVER = 2_000
 #: Altair renderer name of :func:`render_chart`.
 RENDERER_NAME = "exinf_offline"
 EMBED_OPTIONS = {"renderer": "svg", "actions": {"export": True, "source": False, "compiled": False, "editor": False}}

@@ -120,7 +120,7 @@ def notebook_to_html(notebook, job: Job, context: dict) -> str:
 
 
 #: Tables whose HTML is longer than this travel gzipped in a report page and are unpacked by the browser.
-PACK_TABLES_OVER = 12_000
+PACK_TABLES_OVER = 3_000
 _TABLE_BLOCK = re.compile(r'<div class="exinf-table-wrap">(<table\b.*?</table>)</div>', re.S)
 
 
