@@ -67,7 +67,7 @@ screenshots: $(STAMP) ## Build the site if needed, then retake the README's scre
 	$(BIN)/exinf reports
 	$(BIN)/python docs/screenshots.py
 
-bench: $(STAMP) ## Run the benchmarks (about 30 min); prints a table, writes benchmarks/results/latest.json
+bench: $(STAMP) ## Run the benchmarks (about an hour, 25 min of it the 500-job scale section); prints a table, writes benchmarks/results/latest.json
 	$(BIN)/python benchmarks/run.py
 
 clean: ## Remove the virtual environment and caches

@@ -12,12 +12,14 @@ Sections: ``build`` (our builder, cold and unchanged, versus the plain papermill
 ``voila`` (the app in Chromium: first control on a warm server, every control's redraw; curated and 100k),
 ``load`` (load + validate time and peak memory, 1k to 1M findings), ``size`` (HTML size per report at 100k
 findings), ``class`` (10 students open lesson 1 at once on one ``make class`` server: time to first widget,
-reveal, memory per student).
+reveal, memory per student), ``scale`` (jobs per minute on a 500-job plan: local pool and Dask LocalCluster,
+1 and 2 workers).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import json
 import os
@@ -33,7 +35,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # for tests.browser (the shared Chromium set-up)
 RESULTS = ROOT / "benchmarks" / "results"
-SECTIONS = ["build", "latency", "voila", "load", "size", "class"]
+SECTIONS = ["build", "latency", "voila", "load", "size", "class", "scale"]
 TARGETS = {
     "build_cold_speedup": ("cold build vs plain loop", ">= 9x"),
     "build_unchanged_speedup": ("unchanged rebuild vs plain loop", ">= 20x"),
@@ -46,6 +48,7 @@ TARGETS = {
     "size_fixed": ("fixed cost per page (libraries, styles)", "<= 0.45 MB"),
     "size_curated": ("largest curated report page", "<= 0.5 MB"),
     "size_100k": ("largest report at 100k findings", "<= 0.85 MB"),
+    "scale": ("jobs/min local-1, local-2, dask-1, dask-2", "reported"),
 }
 
 
@@ -377,6 +380,82 @@ def bench_size(workdir: Path, cache: dict, n: int) -> dict:
     return results
 
 
+# -------------------------------------------------------------------------------------- scale
+SCALE_BODY = """
+import numpy as np
+import pandas as pd
+
+rng = np.random.default_rng(seed)
+frame = pd.DataFrame(rng.normal(size=(200, 3)), columns=["a", "b", "c"])
+frame.describe().round(3)
+"""
+
+
+#: Executor and number of workers of each scale figure (a Dask worker has one thread, so one kernel).
+SCALE_LABELS = ["local-1", "local-2", "dask-1", "dask-2"]
+
+
+def bench_scale(repeats: int, workdir: Path, n_jobs: int = 500) -> dict:
+    """Jobs per minute on a plan of ``n_jobs`` small reports (a seeded pandas summary each; the kernel cost of a
+    real report is measured by ``build``): the local pool and a Dask LocalCluster, with 1 and 2 workers."""
+    import nbformat
+    import yaml
+    from distributed import LocalCluster
+
+    from helpers import reports
+
+    folder = workdir / "scale-plan"
+    folder.mkdir(parents=True)
+    notebook = nbformat.v4.new_notebook()
+    parameters = nbformat.v4.new_code_cell("seed: int = 0  # random seed of the sample")
+    parameters.metadata["tags"] = ["parameters"]
+    notebook.cells = [nbformat.v4.new_markdown_cell("# Scale"), parameters, nbformat.v4.new_code_cell(SCALE_BODY)]
+    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbformat.write(notebook, folder / "scale.ipynb")
+    sidecar = {
+        "title": "Sample summary {seed}",
+        "description": "A small computation per report, for throughput.",
+        "parameters": {"seed": {"type": "integer", "default": 0, "description": "random seed"}},
+    }
+    (folder / "scale.yaml").write_text(yaml.safe_dump(sidecar), encoding="utf-8")
+    jobs = [{"name": f"sample-{i:04d}", "notebook": "scale.ipynb", "parameters": {"seed": i}} for i in range(n_jobs)]
+    (folder / "reports.yaml").write_text(yaml.safe_dump({"jobs": jobs}), encoding="utf-8")
+
+    results: dict = {"jobs": n_jobs, "machine_note": "2 cores shared with other engineers' work: figures are noisy"}
+    plan = folder / "reports.yaml"
+    for label in SCALE_LABELS:
+        executor, workers = label.split("-")
+        times, cluster_start = [], []
+        for run in range(repeats):
+            out = workdir / f"scale-{label}-{run}"
+            with contextlib.ExitStack() as stack:
+                scheduler = None
+                if executor == "dask":
+                    start = time.perf_counter()
+                    cluster = stack.enter_context(
+                        LocalCluster(n_workers=int(workers), threads_per_worker=1, dashboard_address=":0")
+                    )
+                    cluster_start.append(time.perf_counter() - start)
+                    scheduler = cluster.scheduler_address
+                start = time.perf_counter()
+                result = reports.build_site(plan, out, jobs=int(workers), scheduler=scheduler, progress=False)
+                times.append(time.perf_counter() - start)
+            assert result.published, [r.error for r in result.failures][:3]
+            shutil.rmtree(out, ignore_errors=True)
+        results[label] = {
+            "build_s": summary(times),
+            "jobs_per_minute": summary([n_jobs * 60 / t for t in times]),
+            **({"cluster_start_s": summary(cluster_start)} if cluster_start else {}),
+        }
+        started = f"; cluster start {fmt(summary(cluster_start))}" if cluster_start else ""
+        print(
+            f"  scale {label}: {results[label]['jobs_per_minute']['median']:.0f} jobs/min "
+            f"({fmt(summary(times))} for {n_jobs} jobs{started})",
+            flush=True,
+        )
+    return results
+
+
 # ------------------------------------------------------------------------------------ report
 def machine() -> dict:
     info = {"python": platform.python_version(), "platform": platform.platform(), "cpus": os.cpu_count()}
@@ -435,6 +514,10 @@ def targets_table(results: dict) -> list[tuple[str, str, str, str]]:
         rows.append((*TARGETS["size_fixed"], f"{size['fixed_mb']:.3f} MB"))
         rows.append((*TARGETS["size_curated"], f"{size['curated']['largest_mb']:.3f} MB"))
         rows.append((*TARGETS["size_100k"], f"{size['100k']['largest_mb']:.3f} MB"))
+    if "scale" in results:
+        scale = results["scale"]
+        rates = ", ".join(f"{scale[label]['jobs_per_minute']['median']:.0f}" for label in SCALE_LABELS)
+        rows.append((*TARGETS["scale"], f"{rates} ({scale['jobs']} jobs)"))
     return rows
 
 
@@ -443,6 +526,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", action="append", choices=SECTIONS, help="run only these sections (repeatable)")
     parser.add_argument("--repeats", type=int, default=5, help="runs per figure (at least 5 for reported figures)")
     parser.add_argument("--max-size", type=int, default=1_000_000, help="largest synthetic size (default 1M)")
+    parser.add_argument("--scale-jobs", type=int, default=500, help="jobs in the scale section's plan (default 500)")
+    parser.add_argument(
+        "--scale-repeats",
+        type=int,
+        default=1,
+        help="runs per scale figure (default 1: each figure is already a rate over every job of the plan, and a "
+        "500-job repeat of the four figures takes about 25 min on 2 shared cores)",
+    )
     args = parser.parse_args(argv)
     sections = args.only or SECTIONS
     command = "python benchmarks/run.py " + " ".join(sys.argv[1:])
@@ -469,6 +560,8 @@ def main(argv: list[str] | None = None) -> int:
             results["size"] = bench_size(workdir, cache, 100_000)
         if "class" in sections:
             results["class"] = bench_class(args.repeats, workdir)
+        if "scale" in sections:
+            results["scale"] = bench_scale(args.scale_repeats, workdir, args.scale_jobs)
     results["finished"] = dt.datetime.now(dt.UTC).isoformat()
     RESULTS.mkdir(parents=True, exist_ok=True)
     stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")

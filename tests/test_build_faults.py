@@ -215,7 +215,7 @@ def test_a_hanging_cell_times_out_and_names_its_job(good_site, capsys):
     assert site_digest(out) == before, "the last good site stays byte-identical"
     failed = max((out / reports.BUILDS_DIR).iterdir())
     assert (failed / "one.html").is_file(), "the other job still built"
-    assert marked_processes() == [], "no worker or kernel of the build is left"
+    assert marked_processes(failed.name) == [], "no worker or kernel of the build is left"
     tiny_plan(plan.parent, [{"name": "one"}, {"name": "two", "parameters": {"label": "b"}}])
     assert reports.main_build(plan, out) == 0, "the next build succeeds"
 
@@ -292,7 +292,7 @@ def test_a_killed_worker_fails_only_its_job(good_site, capsys):
         "four": "built",
     }
     assert site_digest(out) == before
-    assert marked_processes() == []
+    assert marked_processes(failed.name) == [], "no worker or kernel of the build is left"
     tiny_plan(plan.parent, [{"name": "one"}])
     assert reports.main_build(plan, out) == 0
 

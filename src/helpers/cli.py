@@ -1,4 +1,4 @@
-"""Command-line entry point: ``exinf validate | codebook | reports | app | class``.
+"""Command-line entry point: ``exinf validate | codebook | reports | merge-reports | app | class``.
 
 Run ``exinf --help`` for the commands; each exits non-zero on failure so that schedulers notice.
 """
@@ -60,7 +60,36 @@ def _reports(args: argparse.Namespace) -> int:
         force=args.force,
         cell_timeout_s=args.cell_timeout,
         fresh_kernels=args.fresh_kernels,
+        scheduler=args.scheduler,
+        shard=args.shard,
+        reuse_from=args.reuse_from,
     )
+
+
+def _merge_reports(args: argparse.Namespace) -> int:
+    from helpers.reports.merge import main_merge
+
+    return main_merge([Path(folder) for folder in args.shard_dirs], Path(args.out) if args.out else paths.reports_dir())
+
+
+def _shard(text: str) -> tuple[int, int]:
+    """``I/N`` -> (I, N), with 1 <= I <= N."""
+    try:
+        index, count = (int(part) for part in text.split("/"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not I/N (e.g. 2/4)") from None
+    if not 1 <= index <= count:
+        raise argparse.ArgumentTypeError(f"{text!r}: I must be between 1 and N")
+    return index, count
+
+
+def _check_executor(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    if args.command != "reports":
+        return
+    if args.executor == "dask" and not args.scheduler:
+        parser.error("--executor dask needs --scheduler ADDRESS (e.g. tcp://scheduler:8786)")
+    if args.executor == "local" and args.scheduler:
+        parser.error("--scheduler is for --executor dask")
 
 
 def _app(args: argparse.Namespace) -> int:
@@ -118,7 +147,40 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="start a new kernel for every job (default: one warm kernel per worker, reset between jobs)",
     )
+    cluster = build.add_argument_group("scale-out (see README: Running on a cluster)")
+    cluster.add_argument(
+        "--executor",
+        choices=["local", "dask"],
+        default="local",
+        help="where jobs run: a local process pool (default), or a Dask distributed cluster (needs --scheduler); "
+        "on Dask each worker thread keeps a warm kernel and the pages come back to this machine, which publishes",
+    )
+    cluster.add_argument("--scheduler", metavar="ADDRESS", help="the Dask scheduler, e.g. tcp://scheduler:8786")
+    cluster.add_argument(
+        "--shard",
+        type=_shard,
+        metavar="I/N",
+        help="build only shard I of N (the jobs sorted by name, every N-th from the I-th) into --out, without "
+        "publishing; then publish all shards with `exinf merge-reports` (Kubernetes indexed jobs, Slurm arrays)",
+    )
+    cluster.add_argument(
+        "--reuse-from",
+        metavar="SITE",
+        help="with --shard: copy the reports whose inputs are unchanged from this published site (or its output "
+        "folder, e.g. /shared/reports) instead of rebuilding them; nothing is reused before the first publish",
+    )
     build.set_defaults(run=_reports)
+
+    merge = commands.add_parser(
+        "merge-reports",
+        help="merge the shards of a sharded build (exinf reports --shard I/N) and publish the site",
+        description="Check that the shards come from the same plan, data package and helpers code and hold every "
+        "job exactly once, then write manifest.json, changes.html and index.html and publish atomically, as "
+        "`exinf reports` does. Exit codes as `exinf reports` (2: the shards do not make one site).",
+    )
+    merge.add_argument("shard_dirs", nargs="+", metavar="SHARD_DIR", help="the --out folder of each shard")
+    merge.add_argument("--out", help="output folder of the site (default: reports/, or EXINF_REPORTS_DIR)")
+    merge.set_defaults(run=_merge_reports)
 
     from helpers import app  # the defaults live with the app
 
@@ -174,7 +236,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    _check_executor(parser, args)
     from helpers.data import DataValidationError
 
     try:

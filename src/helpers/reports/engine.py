@@ -311,7 +311,7 @@ def worker_initializer(build_id: str, options: EngineOptions, parent_pid: int) -
 
 def _session(options: EngineOptions) -> KernelSession:
     global _SESSION
-    if _SESSION is None:  # a job run outside a worker (tests, the Dask executor's first job)
+    if _SESSION is None:  # a job run outside a pool worker (tests)
         _SESSION = KernelSession(options)
     return _SESSION
 
@@ -353,8 +353,18 @@ def _register_engine() -> str:
     return "exinf"
 
 
-def run_job(job: Job, build_dir: Path, fingerprint: str, context: dict, options: EngineOptions) -> JobResult:
-    """Execute one job and convert it to offline HTML; a failure is returned, never raised."""
+def run_job(
+    job: Job,
+    build_dir: Path,
+    fingerprint: str,
+    context: dict,
+    options: EngineOptions,
+    session: KernelSession | None = None,
+) -> JobResult:
+    """Execute one job and convert it to offline HTML; a failure is returned, never raised.
+
+    ``session`` is the kernel to use (default: this process's own); the Dask executor passes one per worker thread.
+    """
     import nbformat
     import papermill as pm
     from nbclient.exceptions import CellTimeoutError, DeadKernelError
@@ -364,7 +374,7 @@ def run_job(job: Job, build_dir: Path, fingerprint: str, context: dict, options:
     start = time.perf_counter()
     executed = build_dir / "notebooks" / f"{job.name}.ipynb"
     outputs = [executed.relative_to(build_dir).as_posix()]
-    session = _session(options)
+    session = session or _session(options)
     try:
         with session.kernel_for(job, build_dir) as km:
             pm.execute_notebook(

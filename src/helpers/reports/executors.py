@@ -16,7 +16,7 @@ import signal
 import sys
 import threading
 from collections.abc import Callable
-from concurrent.futures import as_completed
+from concurrent.futures import FIRST_COMPLETED, Future, wait
 from pathlib import Path
 
 from helpers.reports.engine import BUILD_ID_VARIABLE, EngineOptions, JobResult, run_job, short_error, worker_initializer
@@ -29,6 +29,10 @@ class BuildInterrupted(Exception):
     def __init__(self, signum: int):
         self.signum = signum
         super().__init__(f"interrupted by {signal.Signals(signum).name}")
+
+
+class ClusterUnavailable(RuntimeError):
+    """The Dask scheduler could not be reached: nothing ran."""
 
 
 @contextlib.contextmanager
@@ -122,6 +126,47 @@ def failed_result(job: Job, fingerprint: str, error: str) -> JobResult:
     )
 
 
+def collect_results(
+    to_run: list[tuple[Job, str]],
+    submit: Callable[[Job, str], Future],
+    capacity: Callable[[], int],
+    on_result: Callable[[JobResult], None],
+    explain: Callable[[Exception], str],
+    receive: Callable[[object], JobResult] = lambda result: result,
+) -> list[JobResult]:
+    """Run the jobs, at most ``capacity()`` at a time, and collect the results: the one loop of every executor.
+
+    No job waits in a worker's queue, so a worker that dies takes down only the job it was running (Dask counts
+    every job assigned to a dead worker against it), and a result is released as soon as it is received (Dask
+    would otherwise recompute a received result whose worker died).
+
+    Args:
+        submit: schedules one job (job, fingerprint) and returns its ``concurrent.futures`` future.
+        capacity: how many jobs can run at once now (workers, or a cluster's threads).
+        explain: the error message of a job whose future raised (its worker died, the pool failed).
+        receive: turns a future's value into the job's result (the Dask executor writes the returned files).
+    """
+    waiting = list(reversed(to_run))
+    running: dict[Future, tuple[Job, str]] = {}
+    results: list[JobResult] = []
+    while waiting or running:
+        while waiting and len(running) < max(1, capacity()):
+            job, fingerprint = waiting.pop()
+            running[submit(job, fingerprint)] = (job, fingerprint)
+        for future in wait(running, return_when=FIRST_COMPLETED).done:
+            job, fingerprint = running.pop(future)
+            try:
+                value = future.result()
+            except Exception as error:  # the job function itself never raises: its worker died, or the pool failed
+                result = failed_result(job, fingerprint, explain(error))
+            else:
+                result = receive(value)
+            results.append(result)
+            on_result(result)
+        del future  # no reference left while waiting: a received result is released at once
+    return results
+
+
 def run_local(
     to_run: list[tuple[Job, str]],
     build_dir: Path,
@@ -136,7 +181,9 @@ def run_local(
 
     import pebble
 
-    results: list[JobResult] = []
+    def submit(job: Job, fingerprint: str) -> Future:
+        return pool.schedule(run_job, args=(job, build_dir, fingerprint, context, options))
+
     # multiprocessing's resource tracker serves this process for its whole life, not one build: start it
     # before marking, so that ending the build's processes never ends it.
     resource_tracker.ensure_running()
@@ -147,38 +194,26 @@ def run_local(
             initargs=(build_id, options, os.getpid()),
             context=multiprocessing.get_context("spawn"),
         )
-        return _collect(pool, to_run, build_dir, context, build_id, options, on_result, results)
+        try:
+            results = collect_results(to_run, submit, lambda: workers, on_result, _explain_local)
+            pool.close()
+            pool.join(timeout=30)
+        except BaseException:
+            pool.stop()
+            with contextlib.suppress(Exception):
+                pool.join(timeout=5)
+            raise
+        finally:
+            end_processes(build_id)
+    return results
 
 
-def _collect(pool, to_run, build_dir, context, build_id, options, on_result, results) -> list[JobResult]:
+def _explain_local(error: Exception) -> str:
     import pebble
 
-    try:
-        futures = {
-            pool.schedule(run_job, args=(job, build_dir, fingerprint, context, options)): (job, fingerprint)
-            for job, fingerprint in to_run
-        }
-        for future in as_completed(futures):
-            job, fingerprint = futures[future]
-            try:
-                result = future.result()
-            except pebble.ProcessExpired as died:
-                how = _exit_description(died.exitcode)
-                result = failed_result(job, fingerprint, f"the worker process died ({how}) while running this job")
-            except Exception as error:  # the job function itself never raises; this is the pool failing
-                result = failed_result(job, fingerprint, short_error(error))
-            results.append(result)
-            on_result(result)
-        pool.close()
-        pool.join(timeout=30)
-    except BaseException:
-        pool.stop()
-        with contextlib.suppress(Exception):
-            pool.join(timeout=5)
-        raise
-    finally:
-        end_processes(build_id)
-    return results
+    if isinstance(error, pebble.ProcessExpired):
+        return f"the worker process died ({_exit_description(error.exitcode)}) while running this job"
+    return short_error(error)
 
 
 def executor_description() -> str:

@@ -33,3 +33,11 @@ def job_fingerprint(job: Job, data_hash: str, helpers_hash: str) -> str:
     ]:
         digest.update(hashlib.sha256(part).digest())
     return digest.hexdigest()
+
+
+def plan_digest(fingerprints: dict[str, str]) -> str:
+    """One hash of a whole plan: every job's name and fingerprint (so its notebook, parameters, data and code).
+
+    The shards of a sharded build must carry the same digest to be merged.
+    """
+    return hashlib.sha256(json.dumps(sorted(fingerprints.items())).encode()).hexdigest()

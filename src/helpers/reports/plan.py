@@ -353,3 +353,20 @@ def select_jobs(jobs: list[Job], only: Iterable[str] | None) -> list[Job]:
     if unknown:
         raise PlanError([f"--only {name!r} matches no job of the plan; jobs: {', '.join(known)}" for name in unknown])
     return [job for job in jobs if any(fnmatch.fnmatchcase(job.name, pattern) for pattern in only)]
+
+
+def shard_jobs(jobs: list[Job], index: int, count: int) -> list[Job]:
+    """Shard ``index`` of ``count`` (1-based, ``--shard I/N``): the jobs sorted by name, every ``count``-th one
+    starting from the ``index``-th.
+
+    The partition depends only on the job names, so every machine of a batch computes the same one without
+    talking to the others, and shard sizes differ by at most one job.
+
+    >>> [job.name for job in shard_jobs([Job(n, Path(n), n, "", {}) for n in "edcba"], 2, 2)]
+    ['d', 'b']
+    """
+    if not 1 <= index <= count:
+        raise PlanError([f"--shard {index}/{count}: the shard number must be between 1 and {count}"])
+    names = sorted(job.name for job in jobs)
+    mine = set(names[index - 1 :: count])
+    return [job for job in jobs if job.name in mine]

@@ -21,6 +21,8 @@ import sys
 from pathlib import Path
 
 SITE_LINK = "site"
+#: In the output folder of a shard (``--shard I/N``): the shard's last finished build, for the merge.
+SHARD_LINK = "shard"
 BUILDS_DIR = "builds"
 LOCK_NAME = ".build.lock"
 KEEP_BUILDS = 4
@@ -163,12 +165,12 @@ def read_manifest(site: Path | None) -> dict:
     return json.loads((site / "manifest.json").read_text(encoding="utf-8"))
 
 
-def publish(build_dir: Path, out_dir: Path) -> None:
-    """Point ``out_dir/site`` at ``build_dir`` in one atomic rename of a symlink."""
-    link = out_dir / SITE_LINK
+def publish(build_dir: Path, out_dir: Path, name: str = SITE_LINK) -> None:
+    """Point ``out_dir/site`` (or ``out_dir/<name>``) at ``build_dir`` in one atomic rename of a symlink."""
+    link = out_dir / name
     if link.exists() and not link.is_symlink():
         raise BuildIOError(link, "exists and is not a symlink; move it away to publish")
-    temporary = out_dir / f".{SITE_LINK}.{os.getpid()}"
+    temporary = out_dir / f".{name}.{os.getpid()}"
     with contextlib.suppress(FileNotFoundError):
         temporary.unlink()
     temporary.symlink_to(build_dir.relative_to(out_dir))
@@ -176,11 +178,11 @@ def publish(build_dir: Path, out_dir: Path) -> None:
 
 
 def prune_builds(out_dir: Path, keep: int = KEEP_BUILDS) -> None:
-    """Remove old build folders, never the published one."""
-    live = current_site(out_dir)
+    """Remove old build folders, never the published one (nor a shard's last finished build)."""
+    live = {(out_dir / name).resolve() for name in (SITE_LINK, SHARD_LINK) if (out_dir / name).exists()}
     builds = sorted((out_dir / BUILDS_DIR).iterdir())
     for old in builds[:-keep]:
-        if old.resolve() != live:
+        if old.resolve() not in live:
             shutil.rmtree(old, ignore_errors=True)
 
 
