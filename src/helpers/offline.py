@@ -109,18 +109,28 @@ window.exinfTables = function () {
     var holder = document.createElement('div');
     holder.className = 'exinf-grid';
     table.parentNode.insertBefore(holder, table);
+    var caption = null;
     if (table.caption) {
-      var caption = document.createElement('p');
+      caption = document.createElement('p');
       caption.className = 'exinf-caption';
       caption.textContent = table.caption.textContent;
       holder.parentNode.insertBefore(caption, holder);
     }
+    function fallBack() { holder.remove(); if (caption) { caption.remove(); } }
+    // Grid.js reads (and hides) a copy; the escaped table itself stays until the grid shows its rows. Grid.js
+    // renders asynchronously and only logs its errors (seen while Voila streams a page on a busy machine), so a
+    // grid without rows after a few seconds is removed and the plain table is what the reader gets.
+    function settle(tries) {
+      if (holder.querySelectorAll('.gridjs-tr').length > 1) { table.style.display = 'none'; return; }
+      if (tries > 0) { setTimeout(function () { settle(tries - 1); }, 100); return; }
+      fallBack();
+    }
     try {
-      new window.gridjs.Grid({from: table, columns: columns, search: true, sort: true, autoWidth: false,
-        fixedHeader: true, height: table.tBodies[0].rows.length > 15 ? '560px' : 'auto'})
+      new window.gridjs.Grid({from: table.cloneNode(true), columns: columns, search: true, sort: true,
+        autoWidth: false, fixedHeader: true, height: table.tBodies[0].rows.length > 15 ? '560px' : 'auto'})
         .render(holder);
-      table.style.display = 'none';
-    } catch (error) { holder.remove(); console.error(error); }
+      settle(80);
+    } catch (error) { fallBack(); console.error(error); }
   });
 };
 window.exinfTables();
