@@ -224,3 +224,26 @@ def test_forest_plots_of_two_selections_keep_their_own_data_and_title(view):
     assert second.to_dict()["title"] == "Everything" != before["title"]
     assert len(next(iter(datasets(second.to_dict()).values()))) > len(next(iter(datasets(before).values())))
     second.to_dict(validate=True)  # a valid Vega-Lite spec (raises otherwise)
+
+
+def test_each_pooled_diamond_sits_in_its_own_panel_under_its_last_study(view):
+    """Two cells, each of three primary studies: each diamond in its outcome's panel, right after its studies."""
+    first = view[view["finding_id"] == "beba2022_f03"]
+    other = view[view["es_value"].notna() & view["es_se"].notna() & (view["outcome_code"] != "tnf")].head(1)
+    frames = []
+    for base, prefix in [(first, "tnf"), (other, "other")]:
+        fake = pd.concat([base] * 3, ignore_index=True)
+        fake["finding_id"] = [f"{prefix}_{i}_f01" for i in range(3)]
+        fake["study_id"] = [f"{prefix}_{i}" for i in range(3)]
+        fake["short_cite"] = [f"{prefix.title()} {2020 + i}" for i in range(3)]
+        fake["is_review"] = False
+        frames.append(fake)
+    fake = pd.concat(frames, ignore_index=True)
+    fake["study_id"] = pd.Categorical(fake["study_id"])
+    table = charts.forest_table(fake)
+    pooled = table[table["kind"] == "pooled"]
+    assert len(pooled) == 2 and pooled["panel"].nunique() == 2
+    for _, diamond in pooled.iterrows():
+        studies = table[(table["kind"] == "reported") & (table["panel"] == diamond["panel"])]
+        assert len(studies) == 3, "the diamond is in the panel of its own three studies"
+        assert diamond["order"] == studies["order"].max() + 0.5

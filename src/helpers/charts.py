@@ -452,18 +452,21 @@ def _study_link(pmid: object, doi: object, url: object) -> str:
 
 def _pooled_rows(view: pd.DataFrame, shown: pd.DataFrame, sof: pd.DataFrame | None) -> pd.DataFrame:
     sof = synthesis.summary_of_findings(view) if sof is None else sof
-    pooled = sof[sof["basis"] == "primary pooled"]
+    pooled = sof[sof["basis"] == "primary pooled"].reset_index(drop=True)
+    # Each pooled cell's findings among the rows shown, in one merge (a filter per cell took seconds at 100k):
+    # the cell's panel is that of its first row shown, and its diamond goes under its last.
+    used = pooled["finding_ids"].str.split().explode().dropna().rename("finding_id").rename_axis("cell").reset_index()
+    members = shown[["finding_id", "panel", "order"]].reset_index(drop=True).merge(used, on="finding_id")
+    placed = members.groupby("cell", sort=False).agg(panel=("panel", "first"), order=("order", "max"))
     rows = []
     for cell in pooled.itertuples():
-        ids = set(cell.finding_ids.split())
-        members = shown[shown["finding_id"].isin(ids)]
-        if members.empty:
+        if cell.Index not in placed.index:
             continue
         stats_text = f"k = {cell.k}, I² = {cell.i2:.0f} %, τ² = {cell.tau2:.3f}"
         pi = f"; prediction interval {cell.pi_low:.2f} to {cell.pi_high:.2f}" if pd.notna(cell.pi_low) else ""
         rows.append(
             {
-                "panel": members["panel"].iloc[0],
+                "panel": placed.at[cell.Index, "panel"],
                 "outcome_label": cell.outcome_label,
                 "favourable_direction": cell.favourable_direction,
                 "row_label": f"Pooled ({cell.intervention_label}, {cell.timeframe_group}): {stats_text}",
@@ -484,7 +487,7 @@ def _pooled_rows(view: pd.DataFrame, shown: pd.DataFrame, sof: pd.DataFrame | No
                 "health_effect": cell.health_effect,
                 "stats_text": stats_text,
                 "link": "",
-                "order": members["order"].max() + 0.5,
+                "order": placed.at[cell.Index, "order"] + 0.5,
             }
         )
     return pd.DataFrame(rows)

@@ -263,7 +263,8 @@ class EvidenceExplorer:
 
     def _intervention_options(self, category: str) -> list[tuple[str, str]]:
         table = self.package.interventions
-        table = table[table["intervention_code"].isin(self.view["intervention_code"])]
+        present = self.view["intervention_code"].dropna().unique()  # a few dozen codes, not a row per finding
+        table = table[table["intervention_code"].isin(present)]
         if category:
             table = table[table["intervention_category"] == category]
         return _options(sorted(zip(table["label"], table["intervention_code"], strict=True)), "All interventions")
