@@ -283,3 +283,20 @@ def test_changes_page_lists_data_edits(tmp_path, monkeypatch):
     assert f"<code>{new_finding[0]}</code>" in changes
     assert f"{claim_id}: supported &rarr; overstated" in changes
     assert re.search(r"<h2 id='studies'>Studies</h2><p>No changes.</p>", changes)
+
+
+def test_the_changes_between_two_snapshots_are_every_added_removed_and_changed_value(tmp_path):
+    from helpers.reports.changes import diff_snapshots
+
+    old, new = tmp_path / "old", tmp_path / "new"
+    for folder in (old, new):
+        folder.mkdir()
+        (folder / "studies.csv").write_text("study_id,title\ns1,A\n", encoding="utf-8")  # the same bytes
+        (folder / "claims.csv").write_text("claim_id,verdict\n", encoding="utf-8")
+    (old / "findings.csv").write_text("finding_id,direction,note\nf1,increase,x\nf2,decrease,y\n", encoding="utf-8")
+    (new / "findings.csv").write_text("finding_id,direction,unit\nf2,no_change,\nf3,increase,pg/ml\n", encoding="utf-8")
+    changes = {c.table: c for c in diff_snapshots(old, new)}
+    assert (changes["studies"].added, changes["studies"].removed, changes["studies"].changed) == ([], [], {})
+    findings = changes["findings"]
+    assert findings.added == ["f3"] and findings.removed == ["f1"]
+    assert findings.changed == {"f2": [("direction", "decrease", "no_change"), ("note", "y", "")]}

@@ -31,21 +31,23 @@ def diff_snapshots(old_dir: Path | None, new_dir: Path) -> list[TableChanges] | 
         return None
     changes = []
     for table, key in TRACKED_TABLES.items():
-        old = _read_snapshot(old_dir / f"{table}.csv", key)
-        new = _read_snapshot(new_dir / f"{table}.csv", key)
+        old_path, new_path = old_dir / f"{table}.csv", new_dir / f"{table}.csv"
+        if old_path.is_file() and new_path.is_file() and old_path.read_bytes() == new_path.read_bytes():
+            changes.append(TableChanges(table, [], [], {}))  # the usual case of a nightly build: nothing to compare
+            continue
+        old, new = _read_snapshot(old_path, key), _read_snapshot(new_path, key)
         added = sorted(set(new.index) - set(old.index))
         removed = sorted(set(old.index) - set(new.index))
+        # Rows in both, compared whole-frame: a column one side lacks reads as "" there.
+        common = sorted(set(old.index) & set(new.index))
+        columns = sorted(set(old.columns) | set(new.columns))
+        before = old.reindex(index=common, columns=columns, fill_value="")
+        after = new.reindex(index=common, columns=columns, fill_value="")
+        differs = before.ne(after)
         changed = {}
-        for row_id in sorted(set(old.index) & set(new.index)):
-            before, after = old.loc[row_id], new.loc[row_id]
-            columns = sorted(set(before.index) | set(after.index))
-            diffs = [
-                (c, str(before.get(c, "")), str(after.get(c, "")))
-                for c in columns
-                if before.get(c, "") != after.get(c, "")
-            ]
-            if diffs:
-                changed[row_id] = diffs
+        for row_id in differs.index[differs.any(axis=1)]:
+            row = differs.loc[row_id]
+            changed[row_id] = [(c, str(before.at[row_id, c]), str(after.at[row_id, c])) for c in row.index[row]]
         changes.append(TableChanges(table, added, removed, changed))
     return changes
 
