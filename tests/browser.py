@@ -8,10 +8,8 @@ from __future__ import annotations
 
 import contextlib
 import os
-import shutil
 import socket
 import subprocess
-import sys
 import time
 import urllib.request
 from pathlib import Path
@@ -60,28 +58,21 @@ def wait_for_http(url: str, process: subprocess.Popen, timeout: float = 90.0) ->
 
 
 @contextlib.contextmanager
-def voila_server(notebook: Path, log_path: Path):
-    """Serve one notebook with Voilà on 127.0.0.1; yields its base URL."""
-    port = free_port()
-    voila = shutil.which("voila", path=str(Path(sys.executable).parent)) or "voila"
+def server_process(command: list[str], log_path: Path, ready_url: str, *, cwd=None, env=None):
+    """Run a server (its output into ``log_path``) until ``ready_url`` answers; yield the process, then stop it."""
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with log_path.open("w") as log:
-        process = subprocess.Popen(
-            [voila, notebook.name, "--no-browser", f"--port={port}", "--Voila.ip=127.0.0.1", "--show_tracebacks=True"],
-            cwd=notebook.parent,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
+        process = subprocess.Popen(command, cwd=cwd, env=env, stdout=log, stderr=subprocess.STDOUT)
         try:
-            url = f"http://127.0.0.1:{port}/"
-            wait_for_http(url, process)
-            yield url
+            wait_for_http(ready_url, process)
+            yield process
         finally:
             process.terminate()
             try:
-                process.wait(timeout=10)
+                process.wait(timeout=20)
             except subprocess.TimeoutExpired:
                 process.kill()
+                process.wait()
 
 
 @contextlib.contextmanager
@@ -95,26 +86,16 @@ def app_server(log_path: Path, ready_log: str | None = "is filled", **options):
 
     port = free_port()
     command = app.voila_command(port=port, **options)
-    log_path.parent.mkdir(parents=True, exist_ok=True)
-    with log_path.open("w") as log:
-        process = subprocess.Popen(
-            command, cwd=Path(command[1]).parent, env=serving.voila_env(), stdout=log, stderr=subprocess.STDOUT
-        )
-        try:
-            url = f"http://127.0.0.1:{port}/"
-            wait_for_http(url + "voila/static/voila.js", process)
-            deadline = time.monotonic() + 120
-            while ready_log and options.get("pool", app.DEFAULT_POOL) > 0 and ready_log not in log_path.read_text():
-                if time.monotonic() > deadline or process.poll() is not None:
-                    raise RuntimeError(f"the app never got ready; see {log_path}")
-                time.sleep(0.3)
-            yield url
-        finally:
-            process.terminate()
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
+    url = f"http://127.0.0.1:{port}/"
+    with server_process(
+        command, log_path, url + "voila/static/voila.js", cwd=Path(command[1]).parent, env=serving.voila_env()
+    ) as process:
+        deadline = time.monotonic() + 120
+        while ready_log and options.get("pool", app.DEFAULT_POOL) > 0 and ready_log not in log_path.read_text():
+            if time.monotonic() > deadline or process.poll() is not None:
+                raise RuntimeError(f"the app never got ready; see {log_path}")
+            time.sleep(0.3)
+        yield url
 
 
 @contextlib.contextmanager

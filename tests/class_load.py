@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from helpers import classroom, serving
-from tests.browser import CHROMIUM_ARGS, free_port, require_chromium, wait_for_http
+from tests.browser import CHROMIUM_ARGS, free_port, require_chromium, server_process
 
 LESSON = "50_lesson_acute_vs_chronic.ipynb"
 QUESTION = "During and right after a single workout"
@@ -83,25 +83,10 @@ def class_server(student_set: Path, log: Path, max_kernels: int = 30, env: dict 
     """Write the student set and serve it as ``make class`` does, on a free port of 127.0.0.1; yield a server."""
     classroom.write_student_set(student_set)
     port = free_port()
-    log.parent.mkdir(parents=True, exist_ok=True)
-    with log.open("w") as handle:
-        process = subprocess.Popen(
-            classroom.voila_command(student_set, port=port, max_kernels=max_kernels),
-            env=serving.voila_env(env),
-            stdout=handle,
-            stderr=subprocess.STDOUT,
-        )
-        try:
-            url = f"http://127.0.0.1:{port}/"
-            wait_for_http(url, process)
-            yield ClassServer(url, process, log)
-        finally:
-            process.terminate()
-            try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+    url = f"http://127.0.0.1:{port}/"
+    command = classroom.voila_command(student_set, port=port, max_kernels=max_kernels)
+    with server_process(command, log, url, env=serving.voila_env(env)) as process:
+        yield ClassServer(url, process, log)
 
 
 @dataclass

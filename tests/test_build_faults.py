@@ -17,13 +17,12 @@ import textwrap
 import time
 from pathlib import Path
 
-import nbformat
 import psutil
 import pytest
-import yaml
 
 from helpers import reports
 from helpers.reports.engine import BUILD_ID_VARIABLE
+from tests.plans import write_jobs, write_notebook
 
 pytestmark = pytest.mark.notebook
 
@@ -50,19 +49,8 @@ BODY = textwrap.dedent("""
 
 def tiny_plan(folder: Path, jobs: list[dict], **defaults) -> Path:
     """A plan of tiny, fast notebooks (no data, no charts) for fault tests."""
-    folder.mkdir(parents=True, exist_ok=True)
-    nb = nbformat.v4.new_notebook()
-    params = nbformat.v4.new_code_cell(PARAMETERS)
-    params.metadata["tags"] = ["parameters"]
-    nb.cells = [nbformat.v4.new_markdown_cell("# Tiny"), params, nbformat.v4.new_code_cell(BODY)]
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    nbformat.write(nb, folder / "tiny.ipynb")
-    (folder / "tiny.yaml").write_text(SIDECAR, encoding="utf-8")
-    plan = {"jobs": [{"notebook": "tiny.ipynb", **job} for job in jobs]}
-    if defaults:
-        plan["defaults"] = defaults
-    (folder / "reports.yaml").write_text(yaml.safe_dump(plan), encoding="utf-8")
-    return folder / "reports.yaml"
+    write_notebook(folder / "tiny.ipynb", PARAMETERS, BODY, SIDECAR, title="# Tiny")
+    return write_jobs(folder, [{"notebook": "tiny.ipynb", **job} for job in jobs], **defaults)
 
 
 def site_digest(out: Path) -> dict[str, str]:

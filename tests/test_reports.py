@@ -16,6 +16,7 @@ from helpers import paths, reports
 from helpers.data import load_package
 from tests.browser import OUTPUT_DIR, offline_page, overflowing
 from tests.conftest import read_rows, write_rows
+from tests.plans import write_notebook
 
 pytestmark = pytest.mark.notebook
 NOTEBOOKS = sorted(paths.notebooks_dir().glob("[0-9][0-9]_*.ipynb"))
@@ -200,21 +201,14 @@ def test_a_built_report_draws_its_charts_offline_in_chromium(small_build):
 
 # --------------------------------------------------------------------------------- failures
 def failing_notebook(folder):
-    nb = nbformat.v4.new_notebook()
-    params = nbformat.v4.new_code_cell('renderer: str = "html"  # unused\ninteractive: bool = True  # unused')
-    params.metadata["tags"] = ["parameters"]
-    nb.cells = [params, nbformat.v4.new_code_cell("raise RuntimeError('the evidence table is on fire')")]
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    nbformat.write(nb, folder / "99_fail.ipynb")
-    (folder / "99_fail.yaml").write_text(
-        textwrap.dedent("""
+    sidecar = textwrap.dedent("""
         title: Always fails
         parameters:
           renderer: {type: string, enum: [html, svg, png], default: html, description: charts}
           interactive: {type: boolean, default: true, description: widgets}
-    """),
-        encoding="utf-8",
-    )
+    """)
+    parameters = 'renderer: str = "html"  # unused\ninteractive: bool = True  # unused'
+    write_notebook(folder / "99_fail.ipynb", parameters, "raise RuntimeError('the evidence table is on fire')", sidecar)
 
 
 def test_a_failing_job_keeps_the_last_good_site_and_the_others_build(tmp_path, capsys):

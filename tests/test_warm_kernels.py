@@ -17,10 +17,10 @@ from pathlib import Path
 
 import nbformat
 import pytest
-import yaml
 
 from helpers import reports
 from helpers.reports import engine
+from tests.plans import write_jobs, write_notebook
 
 pytestmark = pytest.mark.notebook
 
@@ -63,17 +63,9 @@ UNWANTED = ("rfc3987_syntax", "lark")
 
 
 def state_plan(folder: Path) -> Path:
-    folder.mkdir(parents=True, exist_ok=True)
-    nb = nbformat.v4.new_notebook()
-    params = nbformat.v4.new_code_cell('action: str = "look"  # what to change')
-    params.metadata["tags"] = ["parameters"]
-    nb.cells = [nbformat.v4.new_markdown_cell("# State"), params, nbformat.v4.new_code_cell(BODY)]
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    nbformat.write(nb, folder / "state.ipynb")
-    (folder / "state.yaml").write_text(SIDECAR, encoding="utf-8")
+    write_notebook(folder / "state.ipynb", 'action: str = "look"  # what to change', BODY, SIDECAR, title="# State")
     jobs = [{"name": name, "notebook": "state.ipynb", "parameters": {"action": action}} for name, action in JOBS]
-    (folder / "reports.yaml").write_text(yaml.safe_dump({"jobs": jobs}), encoding="utf-8")
-    return folder / "reports.yaml"
+    return write_jobs(folder, jobs)
 
 
 def seen(executed: Path) -> dict:

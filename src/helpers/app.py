@@ -106,9 +106,6 @@ def voila_command(
 
 def serve(**options) -> int:
     """Run Voilà in the foreground (``exinf app``); returns its exit code."""
-    import subprocess
-
     command = voila_command(**options)
-    notebook = Path(command[1])
     print(f"Serving the app on http://127.0.0.1:{options.get('port', DEFAULT_PORT)}/ (Ctrl-C stops it)", flush=True)
-    return subprocess.call(command, cwd=notebook.parent, env=serving.voila_env())
+    return serving.run(command, cwd=Path(command[1]).parent)

@@ -92,19 +92,7 @@ def voila_command(
 def main(student_set: Path = DEFAULT_STUDENT_SET, port: int = DEFAULT_PORT, max_kernels: int = DEFAULT_MAX_KERNELS,
          cull_idle_s: int = DEFAULT_CULL_IDLE_S, ip: str = "127.0.0.1") -> int:  # fmt: skip
     """Write the student set and serve it until interrupted (``exinf class``)."""
-    import subprocess
-
     written = write_student_set(student_set)
     print(f"student set: {len(written)} lessons in {student_set}")
     print(f"class server: http://{ip}:{port}/ (at most {max_kernels} open lessons; Ctrl+C stops it)")
-    process = subprocess.Popen(voila_command(student_set, port, max_kernels, cull_idle_s, ip),
-                               env=serving.voila_env())  # fmt: skip
-    try:
-        return process.wait()
-    except KeyboardInterrupt:
-        process.terminate()
-        try:
-            return process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            return process.wait()
+    return serving.run(voila_command(student_set, port, max_kernels, cull_idle_s, ip))

@@ -110,6 +110,19 @@ def _class(args: argparse.Namespace) -> int:
     )
 
 
+def _server_arguments(parser: argparse.ArgumentParser, port: int, max_kernels: int, cull_idle: int, cap: str) -> None:
+    """The options every Voila server of ours has (``exinf app``, ``exinf class``): port, kernel cap, idle culling."""
+    parser.add_argument("--port", type=int, default=port, help="port (default: %(default)s)")
+    parser.add_argument("--max-kernels", type=int, default=max_kernels, help=f"{cap} (default: %(default)s)")
+    parser.add_argument(
+        "--cull-idle",
+        type=int,
+        default=cull_idle,
+        metavar="SECONDS",
+        help="shut down a kernel idle this long with no page open (default: %(default)s)",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="exinf", description="Exercise & inflammation evidence explorer.")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -189,17 +202,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="serve the explorer app with Voila on 127.0.0.1 (no code shown, nothing fetched from a network)",
         description="Serve notebooks/app.ipynb with Voila: preheated kernels, idle kernels culled, a cap on kernels.",
     )
-    serve.add_argument("--port", type=int, default=app.DEFAULT_PORT, help="port (default: %(default)s)")
-    serve.add_argument(
-        "--max-kernels", type=int, default=app.DEFAULT_MAX_KERNELS, help="most kernels at once (default: %(default)s)"
-    )
-    serve.add_argument(
-        "--cull-idle",
-        type=int,
-        default=app.DEFAULT_CULL_IDLE_S,
-        metavar="SECONDS",
-        help="shut down a kernel idle this long with no tab open (default: %(default)s)",
-    )
+    _server_arguments(serve, app.DEFAULT_PORT, app.DEFAULT_MAX_KERNELS, app.DEFAULT_CULL_IDLE_S, "most kernels at once")
     serve.add_argument(
         "--pool", type=int, default=app.DEFAULT_POOL, help="preheated kernels kept ready (default: %(default)s)"
     )
@@ -214,22 +217,15 @@ def build_parser() -> argparse.ArgumentParser:
         "lesson, a cap on kernels, idle kernels of closed tabs culled, nothing fetched from the network.",
     )
     lesson.add_argument("--out", help="student-set folder (default: build/class)")
-    lesson.add_argument("--port", type=int, default=classroom.DEFAULT_PORT, help="port (default: %(default)s)")
+    _server_arguments(
+        lesson,
+        classroom.DEFAULT_PORT,
+        classroom.DEFAULT_MAX_KERNELS,
+        classroom.DEFAULT_CULL_IDLE_S,
+        "most open lessons at once, about 0.25 GB of memory each",
+    )
     lesson.add_argument(
         "--ip", default="127.0.0.1", help="address to listen on (default: %(default)s; 0.0.0.0 for a class network)"
-    )
-    lesson.add_argument(
-        "--max-kernels",
-        type=int,
-        default=classroom.DEFAULT_MAX_KERNELS,
-        help="most open lessons at once, about 0.25 GB of memory each (default: %(default)s)",
-    )
-    lesson.add_argument(
-        "--cull-idle",
-        type=int,
-        default=classroom.DEFAULT_CULL_IDLE_S,
-        metavar="SECONDS",
-        help="shut down a kernel idle this long with no open page (default: %(default)s)",
     )
     lesson.set_defaults(run=_class)
     return parser

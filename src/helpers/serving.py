@@ -126,3 +126,22 @@ def voila_env(base: dict[str, str] | None = None) -> dict[str, str]:
     env["JUPYTER_PATH"] = os.pathsep.join(p for p in [str(SHARE), env.get("JUPYTER_PATH", "")] if p)
     env["PYTHONPATH"] = os.pathsep.join(p for p in [str(SOURCES), env.get("PYTHONPATH", "")] if p)
     return env
+
+
+def run(command: list[str], cwd: Path | None = None) -> int:
+    """Run a server in the foreground with :func:`voila_env` until it exits or Ctrl-C; returns its exit code.
+
+    On Ctrl-C the server gets SIGTERM and 20 s to shut its kernels down cleanly, then is killed.
+    """
+    import subprocess
+
+    process = subprocess.Popen(command, cwd=cwd, env=voila_env())
+    try:
+        return process.wait()
+    except KeyboardInterrupt:
+        process.terminate()
+        try:
+            return process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            return process.wait()
